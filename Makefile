@@ -1,0 +1,32 @@
+# Two commands do everything: `make demo` (the main job) and `make test`.
+# Both create or reuse .venv and install the project into it.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test validate bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, from the local CPU build, so no dependency can pull a CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/bridge demo
+
+validate: $(STAMP)
+	$(VENV)/bin/bridge validate l5pc
+	$(VENV)/bin/bridge validate ca1
+
+bench: $(STAMP)
+	$(PY) benchmarks/simulation_speed.py
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,36 @@
+"""Detailed pyramidal cell models (layer 5 `l5pc`, CA1 `ca1`), one recipe each.
+
+    from cells import load_cell
+    cell = load_cell("l5pc")                                  # built-in morphology, NEURON
+    cell = load_cell("ca1", morphology="my_cell.swc")         # your reconstruction
+
+Importing this package imports neither NEURON nor Brian2; building a cell does.
+"""
+from __future__ import annotations
+
+from cells.errors import InputError
+from cells.recipes import CELL_NAMES, get_recipe
+
+SIMULATORS = ("neuron",)
+
+__all__ = ["CELL_NAMES", "SIMULATORS", "InputError", "get_recipe", "load_cell", "load_morphology"]
+
+
+def load_morphology(cell_name: str, morphology=None, seed: int = 0):
+    """The built-in morphology of a cell type, or an SWC file (path) when given."""
+    from cells.morphology import builtin_morphology, read_swc
+
+    if morphology is None:
+        return builtin_morphology(cell_name, seed=seed)
+    return read_swc(morphology)
+
+
+def load_cell(name: str, morphology=None, simulator: str = "neuron", seed: int = 0):
+    """Build cell `name` ("l5pc" or "ca1") on its built-in morphology or an SWC file."""
+    recipe = get_recipe(name)
+    morph = load_morphology(name, morphology, seed)
+    if simulator == "neuron":
+        from cells.neuron_cell import NeuronCell
+
+        return NeuronCell(recipe, morph)
+    raise InputError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")

@@ -1,0 +1,76 @@
+"""Thick-tufted layer 5 pyramidal cell, after Hay, Hill, Schürmann, Markram & Segev 2011
+(PLoS Comput Biol 7:e1002107).
+
+Channel densities and their distributions are the published model's (its Table of fitted
+parameters): Ih rising exponentially along the apical tree (Kole, Hallermann & Stuart
+2006), a Ca hot zone of HVA/LVA Ca channels at 685-885 um, SK and Im in the apical tree,
+dendritic spines folded into cm = 2 uF/cm2 and a larger g_pas in dendrites. The kinetics
+are written in cells/mechanisms from the channel papers Hay et al. cite.
+Synapses: AMPA + NMDA (Jahr & Stevens 1990 block) with peak conductances in the range
+used for basal NMDA spikes (e.g. Hay & Segev 2015, Cereb Cortex 25:3561; Major et al. 2008).
+"""
+from cells.distributions import Exponential, Uniform, Window
+from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
+
+HOT_ZONE_UM = (685.0, 885.0)  # Hay et al. 2011, Ca hot zone around the main bifurcation
+
+RECIPE = CellRecipe(
+    name="l5pc",
+    description="Thick-tufted layer 5 pyramidal cell (rat somatosensory cortex), Hay et al. 2011",
+    references=(
+        "Hay E, Hill S, Schürmann F, Markram H, Segev I (2011) PLoS Comput Biol 7:e1002107",
+        "Kole MHP, Hallermann S, Stuart GJ (2006) J Neurosci 26:1677",
+        "Larkum ME, Zhu JJ, Sakmann B (1999) Nature 398:338",
+        "Jahr CE, Stevens CF (1990) J Neurosci 10:3178",
+    ),
+    temperature_C=34.0,
+    v_init_mV=-80.0,
+    ena_mV=50.0,
+    ek_mV=-85.0,
+    passive=(
+        ("all", Passive(cm_uF_per_cm2=1.0, g_pas_S_per_cm2=3.0e-5, e_pas_mV=-90.0, Ra_ohm_cm=100.0)),
+        ("soma", Passive(1.0, 3.38e-5, -90.0, 100.0)),
+        ("axon", Passive(1.0, 3.25e-5, -90.0, 100.0)),
+        ("basal", Passive(2.0, 4.67e-5, -90.0, 100.0)),
+        ("apical", Passive(2.0, 5.89e-5, -90.0, 100.0)),
+    ),
+    channels=(
+        # soma
+        Channel("NaTa", ("soma",), Uniform(2.04)),
+        Channel("Nap", ("soma",), Uniform(0.00172)),
+        Channel("Kv3", ("soma",), Uniform(0.693)),
+        Channel("KTst", ("soma",), Uniform(0.0812)),
+        Channel("KPst", ("soma",), Uniform(0.00223)),
+        Channel("SK", ("soma",), Uniform(0.0441)),
+        Channel("CaHVA", ("soma",), Uniform(0.000992)),
+        Channel("CaLVA", ("soma",), Uniform(0.00343)),
+        Channel("CaDyn", ("soma",), None, params=(("gamma", 0.000501), ("decay", 460.0))),
+        Channel("Ih", ("soma", "basal"), Uniform(0.0002)),
+        # axon initial segment (stub)
+        Channel("NaTa", ("axon",), Uniform(3.137968)),
+        Channel("Nap", ("axon",), Uniform(0.006827)),
+        Channel("Kv3", ("axon",), Uniform(1.021945)),
+        Channel("KTst", ("axon",), Uniform(0.089259)),
+        Channel("KPst", ("axon",), Uniform(0.973538)),
+        Channel("SK", ("axon",), Uniform(0.007104)),
+        Channel("CaHVA", ("axon",), Uniform(0.00099)),
+        Channel("CaLVA", ("axon",), Uniform(0.008752)),
+        Channel("CaDyn", ("axon",), None, params=(("gamma", 0.00291), ("decay", 287.198731))),
+        # apical tree
+        Channel("NaTa", ("apical",), Uniform(0.0213)),
+        Channel("Kv3", ("apical",), Uniform(0.000261)),
+        Channel("Im", ("apical",), Uniform(0.0000675)),
+        Channel("SK", ("apical",), Uniform(0.0012)),
+        Channel("Ih", ("apical",), Exponential(0.0002, offset=-0.8696, amplitude=2.087, rate=3.6161)),
+        Channel("CaLVA", ("apical",), Window(0.0187, 0.0187 * 0.01, *HOT_ZONE_UM)),
+        Channel("CaHVA", ("apical",), Window(0.000555, 0.000555 * 0.1, *HOT_ZONE_UM)),
+        Channel("CaDyn", ("apical",), None, params=(("gamma", 0.000509), ("decay", 122.0))),
+    ),
+    synapses=(
+        ("ampa", SynapseModel("AMPA", tau_rise_ms=0.3, tau_decay_ms=3.0, e_mV=0.0, weight_uS=0.0005)),
+        ("nmda", SynapseModel("NMDA", tau_rise_ms=2.0, tau_decay_ms=50.0, e_mV=0.0, weight_uS=0.001,
+                              params=(("mg", 1.0),))),
+        ("gabaa", SynapseModel("GABAA", tau_rise_ms=0.5, tau_decay_ms=7.0, e_mV=-80.0, weight_uS=0.001)),
+    ),
+    axon=AxonStub(n_sections=2, length_um=30.0, diam_um=1.0),
+)

@@ -1,0 +1,68 @@
+"""Features of voltage traces (numpy in, numbers out). Times in ms, voltages in mV."""
+from __future__ import annotations
+
+import numpy as np
+
+SPIKE_THRESHOLD_MV = -20.0  # upward crossing counts as a spike (eFEL's default threshold)
+
+
+def spike_times(t_ms: np.ndarray, v_mV: np.ndarray, threshold_mV: float = SPIKE_THRESHOLD_MV) -> np.ndarray:
+    above = v_mV >= threshold_mV
+    idx = np.flatnonzero(~above[:-1] & above[1:]) + 1
+    # interpolate the crossing time between the two samples
+    t0, t1, v0, v1 = t_ms[idx - 1], t_ms[idx], v_mV[idx - 1], v_mV[idx]
+    return t0 + (threshold_mV - v0) * (t1 - t0) / (v1 - v0)
+
+
+def value_at(t_ms: np.ndarray, v_mV: np.ndarray, at_ms: float) -> float:
+    return float(np.interp(at_ms, t_ms, v_mV))
+
+
+def window(t_ms: np.ndarray, v_mV: np.ndarray, start_ms: float, end_ms: float) -> np.ndarray:
+    return v_mV[(t_ms >= start_ms) & (t_ms <= end_ms)]
+
+
+def peak_deflection(t_ms, v_mV, start_ms: float, end_ms: float, base_mV: float | None = None) -> float:
+    """Largest depolarisation above the voltage just before start (mV)."""
+    base = value_at(t_ms, v_mV, start_ms) if base_mV is None else base_mV
+    return float(np.max(window(t_ms, v_mV, start_ms, end_ms)) - base)
+
+
+def half_width(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
+    """Width at half the peak deflection above the pre-start base (ms)."""
+    base = value_at(t_ms, v_mV, start_ms)
+    mask = (t_ms >= start_ms) & (t_ms <= end_ms)
+    tt, vv = t_ms[mask], v_mV[mask] - base
+    half = vv.max() / 2.0
+    above = np.flatnonzero(vv >= half)
+    return float(tt[above[-1]] - tt[above[0]]) if above.size else 0.0
+
+
+def time_above(t_ms, v_mV, level_mV: float, start_ms: float, end_ms: float) -> float:
+    """Total time (ms) the voltage spends above `level_mV` inside the window."""
+    mask = (t_ms >= start_ms) & (t_ms <= end_ms)
+    dt = np.diff(t_ms[mask], append=t_ms[mask][-1])
+    return float(np.sum(dt[v_mV[mask] > level_mV]))
+
+
+def mean_frequency_hz(spikes_ms: np.ndarray, stim_start_ms: float) -> float:
+    """Spike count over the time from stimulus onset to the last spike (eFEL `mean_frequency`)."""
+    spikes = spikes_ms[spikes_ms >= stim_start_ms]
+    if spikes.size == 0:
+        return 0.0
+    return 1000.0 * spikes.size / (spikes[-1] - stim_start_ms)
+
+
+def membrane_time_constant_ms(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
+    """Time constant of a small step response: fit log|V - V_peak| over 10-70 % of the charging."""
+    mask = (t_ms >= start_ms) & (t_ms <= end_ms)
+    tt, vv = t_ms[mask] - start_ms, v_mV[mask] - v_mV[mask][0]
+    k_peak = int(np.argmax(np.abs(vv)))
+    tt, vv = tt[: k_peak + 1], vv[: k_peak + 1]
+    final = vv[-1]
+    frac = vv / final
+    sel = (frac > 0.1) & (frac < 0.7)
+    if sel.sum() < 3:
+        return float("nan")
+    slope = np.polyfit(tt[sel], np.log(1.0 - frac[sel]), 1)[0]
+    return float(-1.0 / slope)

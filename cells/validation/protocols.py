@@ -1,0 +1,303 @@
+"""Validation protocols: each builds fresh cells, runs one experiment and returns features.
+
+Every function takes `make_cell` (a callable returning a new cell with the project's
+simulation interface, so NEURON and Brian2 run the same protocol) and returns a dict of
+feature name -> number, named as in cells.validation.targets, plus `traces` for figures.
+Stimulus parameters carry their source.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cells.validation import features as F
+from cells.validation.sites import apical_path, cluster_branch, cluster_positions, site_at_distance
+
+SOMA = (0, 0.5)
+T0_MS = 100.0        # stimuli start after the cell has rested this long at t = 0
+
+
+# ---------------------------------------------------------------------------- passive
+def passive(make_cell, amp_nA: float = -0.05, dur_ms: float = 600.0) -> dict:
+    """Small hyperpolarising somatic step: input resistance (steady state) and tau (charging)."""
+    cell = make_cell()
+    cell.add_step_current(*SOMA, amp_nA=amp_nA, delay_ms=T0_MS, dur_ms=dur_ms)
+    cell.record("soma", *SOMA)
+    tr = cell.run(T0_MS + dur_ms)
+    t, v = tr["t_ms"], tr["soma"]
+    v_rest = F.value_at(t, v, T0_MS - 0.1)
+    dv = F.value_at(t, v, T0_MS + dur_ms - 1.0) - v_rest
+    cell.close()
+    return {
+        "rest_mV": v_rest,
+        "input_resistance_MOhm": dv / amp_nA,
+        "membrane_tau_ms": F.membrane_time_constant_ms(t, v, T0_MS, T0_MS + dur_ms),
+        "traces": tr,
+    }
+
+
+# ---------------------------------------------------------------------------- f-I
+HAY_FI = {  # Hay et al. 2011 / BluePyOpt L5PC: 2 s steps on a -0.126 nA holding current
+    "holding_nA": -0.126, "steps_nA": (0.458, 0.562, 0.95), "dur_ms": 2000.0,
+}
+
+
+def fi_steps(make_cell, steps_nA, dur_ms: float, holding_nA: float = 0.0, start_ms: float = 400.0) -> dict:
+    """Somatic current steps: mean frequency and time to first spike per step."""
+    freqs, firsts, counts, traces = [], [], [], []
+    for amp in steps_nA:
+        cell = make_cell()
+        if holding_nA:
+            cell.add_step_current(*SOMA, amp_nA=holding_nA, delay_ms=0.0, dur_ms=1e9)
+        cell.add_step_current(*SOMA, amp_nA=amp, delay_ms=start_ms, dur_ms=dur_ms)
+        cell.record("soma", *SOMA)
+        tr = cell.run(start_ms + dur_ms + 50.0)
+        cell.close()
+        spikes = F.spike_times(tr["t_ms"], tr["soma"])
+        spikes = spikes[(spikes >= start_ms) & (spikes <= start_ms + dur_ms)]
+        freqs.append(F.mean_frequency_hz(spikes, start_ms))
+        firsts.append(spikes[0] - start_ms if spikes.size else np.nan)
+        counts.append(spikes.size)
+        traces.append(tr)
+    return {"steps_nA": np.asarray(steps_nA), "frequency_hz": np.asarray(freqs),
+            "first_spike_ms": np.asarray(firsts), "spike_count": np.asarray(counts), "traces": traces}
+
+
+def fi_l5pc(make_cell, dur_ms: float = HAY_FI["dur_ms"]) -> dict:
+    r = fi_steps(make_cell, HAY_FI["steps_nA"], dur_ms, HAY_FI["holding_nA"])
+    out = {"fi": r}
+    for i in range(3):
+        out[f"fi_step{i + 1}_hz"] = float(r["frequency_hz"][i])
+        out[f"first_spike_step{i + 1}_ms"] = float(r["first_spike_ms"][i])
+    return out
+
+
+def fi_ca1(make_cell, steps_nA=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5), dur_ms: float = 500.0) -> dict:
+    r = fi_steps(make_cell, steps_nA, dur_ms)
+    firing = r["spike_count"] > 0
+    rheobase = float(r["steps_nA"][firing][0]) if firing.any() else np.nan
+    counts = r["spike_count"]
+    monotonic = bool(np.all(np.diff(counts) >= 0) and counts[-1] > counts[firing.argmax()])
+    return {"fi": r, "fi_rheobase_nA": rheobase, "fi_monotonic": float(monotonic)}
+
+
+# ---------------------------------------------------------------------------- bAP
+def bap(make_cell, distances_um, amp_nA: float = 1.9, dur_ms: float = 5.0) -> dict:
+    """Somatic pulse (Hay et al. 2011: 1.9 nA, 5 ms) and the backpropagating AP along the
+    main apical path: amplitude above the pre-pulse voltage at each distance."""
+    cell = make_cell()
+    morph = cell.morphology
+    path = apical_path(morph)
+    cell.add_step_current(*SOMA, amp_nA=amp_nA, delay_ms=T0_MS, dur_ms=dur_ms)
+    cell.record("soma", *SOMA)
+    for d in distances_um:
+        cell.record(f"d{d:g}", *site_at_distance(morph, path, d))
+    tr = cell.run(T0_MS + 60.0)
+    cell.close()
+    t = tr["t_ms"]
+    amps = np.array([F.peak_deflection(t, tr[f"d{d:g}"], T0_MS, T0_MS + 60.0) for d in distances_um])
+    return {
+        "distances_um": np.asarray(distances_um, float),
+        "amplitude_mV": amps,
+        "soma_amplitude_mV": F.peak_deflection(t, tr["soma"], T0_MS, T0_MS + 60.0),
+        "soma_peak_mV": float(np.max(tr["soma"])),
+        "soma_spike_count": int(F.spike_times(t, tr["soma"]).size),
+        "traces": tr,
+    }
+
+
+def bap_l5pc(make_cell) -> dict:
+    r = bap(make_cell, (660.0, 800.0))
+    return {"bap": r, "bap_amplitude_660um_mV": float(r["amplitude_mV"][0]),
+            "bap_amplitude_800um_mV": float(r["amplitude_mV"][1]),
+            "bap_soma_ap_height_mV": r["soma_peak_mV"], "bap_soma_spike_count": r["soma_spike_count"]}
+
+
+def bap_ca1(make_cell) -> dict:
+    r = bap(make_cell, (100.0, 200.0, 300.0), amp_nA=2.0, dur_ms=2.0)
+    return {"bap": r, "bap_ratio_300um": float(r["amplitude_mV"][2] / r["soma_amplitude_mV"])}
+
+
+# ---------------------------------------------------------------------------- BAC firing
+BAC_DEND_UM = 700.0    # inside Hay's hot zone (685-885 um); TARGETS: ~620-800 um
+BAC_EPSC = {"amp_nA": 0.5, "tau_rise_ms": 0.5, "tau_decay_ms": 5.0}  # EPSP-shaped current, Hay et al. 2011
+BAC_DELAY_MS = 5.0     # dendritic current after the somatic pulse (Larkum et al. 1999: within ~5 ms)
+CA_SPIKE_LEVEL_MV, CA_SPIKE_MIN_MS = -20.0, 10.0   # plateau criterion of TARGETS.md
+
+
+def epsc_waveform(start_ms: float, amp_nA: float, tau_rise_ms: float, tau_decay_ms: float, dt_ms: float = 0.1):
+    t = np.arange(0.0, 10 * tau_decay_ms, dt_ms)
+    shape = np.exp(-t / tau_decay_ms) - np.exp(-t / tau_rise_ms)
+    return np.concatenate([[0.0], start_ms + t, [start_ms + t[-1] + dt_ms]]), \
+        np.concatenate([[0.0], amp_nA * shape / shape.max(), [0.0]])
+
+
+def bac_firing(make_cell) -> dict:
+    out, traces = {}, {}
+    for name, soma_on, dend_on in (("soma", True, False), ("dend", False, True), ("both", True, True)):
+        cell = make_cell()
+        site = site_at_distance(cell.morphology, apical_path(cell.morphology), BAC_DEND_UM)
+        if soma_on:
+            cell.add_step_current(*SOMA, amp_nA=1.9, delay_ms=T0_MS, dur_ms=5.0)
+        if dend_on:
+            cell.add_current_waveform(*site, *epsc_waveform(T0_MS + BAC_DELAY_MS, **BAC_EPSC))
+        cell.record("soma", *SOMA)
+        cell.record("dend", *site)
+        tr = cell.run(T0_MS + 150.0)
+        cell.close()
+        t = tr["t_ms"]
+        traces[name] = tr
+        out[name] = {
+            "soma_spikes": int(F.spike_times(t, tr["soma"]).size),
+            "ca_plateau_ms": F.time_above(t, tr["dend"], CA_SPIKE_LEVEL_MV, T0_MS, T0_MS + 150.0),
+        }
+    return {
+        "bac": out, "traces": traces,
+        "bac_dendritic_input_alone_no_spike": float(out["dend"]["soma_spikes"] == 0),
+        "bac_somatic_ap_alone_no_ca_spike": float(out["soma"]["ca_plateau_ms"] < CA_SPIKE_MIN_MS),
+        "bac_together_ca_spike_and_burst": float(out["both"]["ca_plateau_ms"] >= CA_SPIKE_MIN_MS
+                                                 and out["both"]["soma_spikes"] >= 2),
+    }
+
+
+# ---------------------------------------------------------------------------- clustered input
+def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max: int,
+                  span_um: float = 30.0, n_values=None, window_ms: float = 250.0) -> dict:
+    """Activate 1..n_max synapses clustered on one terminal branch, simultaneously.
+
+    Measures the local (cluster centre) and somatic peak depolarisation, the 'expected'
+    local response (arithmetic sum of each synapse's unitary local peak; Polsky et al.
+    2004, Poirazi et al. 2003) and the same with NMDA blocked. Positions are fixed for n_max
+    synapses; n synapses are the first n of an interleaved order, so a cluster stays
+    centred as it grows.
+    """
+    n_values = np.arange(1, n_max + 1) if n_values is None else np.asarray(n_values)
+    cell = make_cell()
+    morph = cell.morphology
+    branch_id = cluster_branch(morph, branch_type, target_distance_um)
+    positions = cluster_positions(morph, branch_id, n_max, span_um)
+    order = _centre_out_order(n_max)
+    group = cell.add_synapses(branch_id, positions[order])
+    centre_x = float(np.median(positions))
+    cell.record("local", branch_id, centre_x)
+    cell.record("soma", *SOMA)
+
+    def run(active: np.ndarray):
+        times = np.where(active, T0_MS, 1e9)   # inactive synapses fire after the end
+        cell.activate(group, times)
+        tr = cell.run(T0_MS + window_ms)
+        return tr
+
+    def measure(tr):
+        t = tr["t_ms"]
+        return (F.peak_deflection(t, tr["local"], T0_MS, T0_MS + window_ms),
+                F.peak_deflection(t, tr["soma"], T0_MS, T0_MS + window_ms),
+                F.half_width(t, tr["soma"], T0_MS, T0_MS + window_ms))
+
+    unitary = np.array([measure(run(np.arange(n_max) == i))[0] for i in range(n_max)])
+    local, soma, width, traces = [], [], [], {}
+    for n in n_values:
+        tr = run(np.arange(n_max) < n)
+        lo, so, hw = measure(tr)
+        local.append(lo), soma.append(so), width.append(hw)
+        traces[int(n)] = tr
+    nmda = group.kinds.index("nmda")
+    saved = [row[nmda].weight[0] for row in group.netcons]
+    cell.set_synapse_weights(group, "nmda", 0.0)
+    local_block, soma_block = [], []
+    for n in n_values:
+        lo, so, _ = measure(run(np.arange(n_max) < n))
+        local_block.append(lo), soma_block.append(so)
+    for row, w in zip(group.netcons, saved):
+        row[nmda].weight[0] = w
+    cell.close()
+    expected = np.cumsum(unitary)[n_values - 1]
+    return {
+        "branch_id": branch_id, "path_distance_um": morph.branches[branch_id].path_distance_at(centre_x),
+        "n_synapses": n_values, "expected_mV": expected, "local_mV": np.asarray(local),
+        "soma_mV": np.asarray(soma), "soma_half_width_ms": np.asarray(width),
+        "local_nmda_block_mV": np.asarray(local_block), "soma_nmda_block_mV": np.asarray(soma_block),
+        "traces": traces,
+    }
+
+
+def _centre_out_order(n: int) -> np.ndarray:
+    """0..n-1 reordered so that every prefix is spread over the whole cluster."""
+    idx = np.arange(n)
+    key = np.array([int(f"{i:016b}"[::-1], 2) for i in idx])  # bit-reversal permutation
+    return idx[np.argsort(key, kind="stable")]
+
+
+def nmda_spike_features(sweep: dict) -> dict:
+    """All-or-none NMDA spike (Schiller et al. 2000): the local response jumps at a threshold
+    count (largest step >= 3x the median step and >= 10 mV); somatic amplitude and
+    half-width at the first count above threshold; NMDA block abolishes the jump (block
+    response at that count < 50 % of control)."""
+    local, soma = sweep["local_mV"], sweep["soma_mV"]
+    steps = np.diff(local)
+    k = int(np.argmax(steps))
+    jump = bool(steps[k] >= 3 * max(np.median(steps), 1e-6) and steps[k] >= 10.0)
+    above = k + 1
+    return {
+        "nmda_spike_all_or_none": float(jump),
+        "nmda_threshold_synapses": int(sweep["n_synapses"][above]),
+        "nmda_spike_soma_amplitude_mV": float(soma[above]),
+        "nmda_spike_soma_half_width_ms": float(sweep["soma_half_width_ms"][above]),
+        "nmda_spike_abolished_by_nmda_block": float(sweep["local_nmda_block_mV"][above] < 0.5 * local[above]),
+    }
+
+
+def sigmoid_features(sweep: dict) -> dict:
+    """Sigmoidal expected-vs-actual local curve (Poirazi et al. 2003; Polsky et al. 2004):
+    near-linear or sublinear at small inputs (actual/expected 0.5-1.3 for the first point),
+    a supralinear jump (largest slope d actual / d expected >= 2), then saturation (slope over
+    the last quarter of the curve <= 0.5)."""
+    x, y = sweep["expected_mV"], sweep["local_mV"]
+    slopes = np.diff(y) / np.maximum(np.diff(x), 1e-9)
+    k = int(np.argmax(slopes))
+    q = max(len(x) * 3 // 4, k + 1)
+    tail = np.polyfit(x[q:], y[q:], 1)[0] if len(x) - q >= 2 else np.inf
+    start_ratio = y[0] / x[0]
+    sigmoidal = bool(0.5 <= start_ratio <= 1.3 and slopes[k] >= 2.0 and tail <= 0.5)
+    return {
+        "clustered_integration_sigmoidal": float(sigmoidal),
+        "clustered_jump_expected_mV": float(0.5 * (x[k] + x[k + 1])),
+        "clustered_saturation_mV": float(np.max(y)),
+        "clustered_max_slope": float(slopes[k]),
+        "clustered_tail_slope": float(tail),
+    }
+
+
+# ---------------------------------------------------------------------------- CA1 attenuation
+def trunk_attenuation(make_cell, distances_um=(100.0, 200.0, 300.0), amp_nA: float = -0.1,
+                      epsp_weight_uS: float = 0.002) -> dict:
+    """Steady-state attenuation of a somatic step along the trunk (Golding et al. 2005) and
+    EPSP attenuation from trunk to soma (Magee & Cook 2000), one AMPA synapse at a time."""
+    cell = make_cell()
+    morph = cell.morphology
+    path = apical_path(morph)
+    sites = [site_at_distance(morph, path, d) for d in distances_um]
+    cell.add_step_current(*SOMA, amp_nA=amp_nA, delay_ms=T0_MS, dur_ms=800.0)
+    cell.record("soma", *SOMA)
+    for d, s in zip(distances_um, sites):
+        cell.record(f"d{d:g}", *s)
+    tr = cell.run(T0_MS + 800.0)
+    cell.close()
+    t = tr["t_ms"]
+
+    def ss(name):
+        return F.value_at(t, tr[name], T0_MS + 799.0) - F.value_at(t, tr[name], T0_MS - 0.1)
+
+    out = {f"ss_attenuation_{d:g}um": ss(f"d{d:g}") / ss("soma") for d in distances_um}
+    for d, s in zip(distances_um, sites):
+        cell = make_cell()
+        g = cell.add_synapses(s[0], [s[1]], kinds=("ampa",))
+        cell.set_synapse_weights(g, "ampa", epsp_weight_uS)
+        cell.activate(g, [T0_MS])
+        cell.record("soma", *SOMA)
+        cell.record("dend", *s)
+        tr = cell.run(T0_MS + 60.0)
+        cell.close()
+        t = tr["t_ms"]
+        out[f"epsp_attenuation_{d:g}um"] = (F.peak_deflection(t, tr["soma"], T0_MS, T0_MS + 60)
+                                           / F.peak_deflection(t, tr["dend"], T0_MS, T0_MS + 60))
+    return out
