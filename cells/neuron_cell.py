@@ -20,7 +20,7 @@ import numpy as np
 
 from cells.distributions import MorphologyContext
 from cells.mechanisms import load_mechanisms
-from cells.morphology import Morphology
+from cells.morphology import Morphology, nseg_cable
 from cells.recipe import CellRecipe
 
 SETTLE_MS = 2000.0   # integrate to rest before t = 0 with large implicit steps
@@ -106,7 +106,8 @@ class NeuronCell:
             passive = recipe.passive_for(branch_type)
             sec.Ra = passive.Ra_ohm_cm
             sec.cm = passive.cm_uF_per_cm2
-            sec.nseg = nseg_d_lambda_section(sec, passive, recipe)
+            sec.nseg = nseg_cable(sec.L, sec.diam, passive.Ra_ohm_cm, passive.cm_uF_per_cm2,
+                                  recipe.d_lambda, recipe.d_lambda_freq_hz)
             sec.insert("pas")
             for seg in sec:
                 seg.g_pas = passive.g_pas_S_per_cm2
@@ -245,8 +246,3 @@ class NeuronCell:
         self.sections.clear()
         self.axon.clear()
 
-
-def nseg_d_lambda_section(sec, passive, recipe: CellRecipe) -> int:
-    """d_lambda rule (Hines & Carnevale) on a NEURON section's own length and diameter."""
-    lam = 1e5 * math.sqrt(sec.diam / (4 * math.pi * recipe.d_lambda_freq_hz * passive.Ra_ohm_cm * passive.cm_uF_per_cm2))
-    return int((sec.L / (recipe.d_lambda * lam) + 0.9) / 2) * 2 + 1

@@ -56,7 +56,7 @@ def protocol_plan(cell_name: str, fast: bool = False) -> dict:
     `fast` shortens the costly protocols for tests (shorter f-I steps, fewer synapse counts);
     the features and targets stay the same.
     """
-    nmda_counts = None if not fast else [1, 4, 8, 10, 12, 14, 16, 18, 20, 24, 28, 30]
+    nmda_counts = None if not fast else list(range(1, 21)) + [22, 24, 26, 28, 30]
     fi_ms = 1000.0 if fast else P.HAY_FI["dur_ms"]
     if cell_name == "l5pc":
         return {
@@ -64,7 +64,8 @@ def protocol_plan(cell_name: str, fast: bool = False) -> dict:
             "fi": lambda mk: P.fi_l5pc(mk, dur_ms=fi_ms),
             "bap": P.bap_l5pc,
             "bac": P.bac_firing,
-            "nmda_basal": lambda mk: _clustered(P.cluster_sweep(mk, "basal", 120.0, 30, n_values=nmda_counts)),
+            "nmda_basal": lambda mk: _clustered(P.cluster_sweep(mk, "basal", 120.0, 30, n_values=nmda_counts,
+                                                                   prefer="thickest")),
         }
     if cell_name == "ca1":
         return {

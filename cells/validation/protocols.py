@@ -13,7 +13,7 @@ from cells.validation import features as F
 from cells.validation.sites import apical_path, cluster_branch, cluster_positions, site_at_distance
 
 SOMA = (0, 0.5)
-T0_MS = 100.0        # stimuli start after the cell has rested this long at t = 0
+T0_MS = 20.0         # stimuli start here; the cell is already at rest at t = 0 (see NeuronCell.run)
 
 
 # ---------------------------------------------------------------------------- passive
@@ -41,7 +41,7 @@ HAY_FI = {  # Hay et al. 2011 / BluePyOpt L5PC: 2 s steps on a -0.126 nA holding
 }
 
 
-def fi_steps(make_cell, steps_nA, dur_ms: float, holding_nA: float = 0.0, start_ms: float = 400.0) -> dict:
+def fi_steps(make_cell, steps_nA, dur_ms: float, holding_nA: float = 0.0, start_ms: float = 300.0) -> dict:
     """Somatic current steps: mean frequency and time to first spike per step."""
     freqs, firsts, counts, traces = [], [], [], []
     for amp in steps_nA:
@@ -161,7 +161,8 @@ def bac_firing(make_cell) -> dict:
 
 # ---------------------------------------------------------------------------- clustered input
 def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max: int,
-                  span_um: float = 30.0, n_values=None, window_ms: float = 250.0) -> dict:
+                  span_um: float = 30.0, n_values=None, window_ms: float = 250.0,
+                  prefer: str = "closest") -> dict:
     """Activate 1..n_max synapses clustered on one terminal branch, simultaneously.
 
     Measures the local (cluster centre) and somatic peak depolarisation, the 'expected'
@@ -173,7 +174,7 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     n_values = np.arange(1, n_max + 1) if n_values is None else np.asarray(n_values)
     cell = make_cell()
     morph = cell.morphology
-    branch_id = cluster_branch(morph, branch_type, target_distance_um)
+    branch_id = cluster_branch(morph, branch_type, target_distance_um, prefer=prefer)
     positions = cluster_positions(morph, branch_id, n_max, span_um)
     order = _centre_out_order(n_max)
     group = cell.add_synapses(branch_id, positions[order])
@@ -228,21 +229,22 @@ def _centre_out_order(n: int) -> np.ndarray:
 
 
 def nmda_spike_features(sweep: dict) -> dict:
-    """All-or-none NMDA spike (Schiller et al. 2000): the local response jumps at a threshold
-    count (largest step >= 3x the median step and >= 10 mV); somatic amplitude and
-    half-width at the first count above threshold; NMDA block abolishes the jump (block
-    response at that count < 50 % of control)."""
-    local, soma = sweep["local_mV"], sweep["soma_mV"]
-    steps = np.diff(local)
-    k = int(np.argmax(steps))
-    jump = bool(steps[k] >= 3 * max(np.median(steps), 1e-6) and steps[k] >= 10.0)
+    """All-or-none NMDA spike (Schiller et al. 2000, recorded at the soma): the somatic
+    response per added synapse jumps at a threshold count (the largest per-synapse increment
+    >= 3x the median increment and >= 0.5 mV per synapse); somatic amplitude and half-width
+    at the first count above threshold; NMDA block abolishes it (somatic response at that
+    count < 50 % of control)."""
+    n, soma = sweep["n_synapses"].astype(float), sweep["soma_mV"]
+    per_synapse = np.diff(soma) / np.diff(n)
+    k = int(np.argmax(per_synapse))
+    jump = bool(per_synapse[k] >= 3 * max(np.median(per_synapse), 1e-6) and per_synapse[k] >= 0.5)
     above = k + 1
     return {
         "nmda_spike_all_or_none": float(jump),
         "nmda_threshold_synapses": int(sweep["n_synapses"][above]),
         "nmda_spike_soma_amplitude_mV": float(soma[above]),
         "nmda_spike_soma_half_width_ms": float(sweep["soma_half_width_ms"][above]),
-        "nmda_spike_abolished_by_nmda_block": float(sweep["local_nmda_block_mV"][above] < 0.5 * local[above]),
+        "nmda_spike_abolished_by_nmda_block": float(sweep["soma_nmda_block_mV"][above] < 0.5 * soma[above]),
     }
 
 

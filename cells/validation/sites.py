@@ -34,17 +34,27 @@ def site_at_distance(morphology: Morphology, path: list[int], distance_um: float
 
 
 def cluster_branch(morphology: Morphology, branch_type: str, target_distance_um: float,
-                   min_length_um: float = 40.0) -> int:
-    """A terminal branch of `branch_type`, long enough for a cluster, whose midpoint is closest
-    to `target_distance_um` from the soma (ties: the thinner branch)."""
+                   min_length_um: float = 40.0, prefer: str = "closest") -> int:
+    """A terminal branch of `branch_type`, long enough for a cluster, near `target_distance_um`.
+
+    prefer="closest": the midpoint closest to the target distance (ties: the thinner branch);
+    prefer="thickest": the thickest branch whose midpoint lies within 50 um of the target
+    (reconstructed terminal basal dendrites can be very thin; Schiller et al. 2000 stimulated
+    basal branches ~100-150 um from the soma that could be targeted visually)."""
     candidates = [b for b in morphology.of_type(branch_type)
                   if not morphology.children(b.id) and b.length_um >= min_length_um]
     if not candidates:
         candidates = [b for b in morphology.of_type(branch_type) if b.length_um >= min_length_um / 2]
     if not candidates:
         raise ValueError(f"{morphology.name}: no {branch_type} branch of at least {min_length_um / 2:g} um")
-    return min(candidates, key=lambda b: (abs(b.path_distance_at(0.5) - target_distance_um),
-                                          float(np.mean(b.diameters_um)))).id
+
+    def offset(b):
+        return abs(b.path_distance_at(0.5) - target_distance_um)
+
+    if prefer == "thickest":
+        near = [b for b in candidates if offset(b) <= 50.0] or candidates
+        return max(near, key=lambda b: float(np.mean(b.diameters_um))).id
+    return min(candidates, key=lambda b: (offset(b), float(np.mean(b.diameters_um)))).id
 
 
 def cluster_positions(morphology: Morphology, branch_id: int, n: int, span_um: float,

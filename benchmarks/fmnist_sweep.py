@@ -1,0 +1,203 @@
+"""Resumable Fashion-MNIST sweep after Chavlis & Poirazi 2025 (test accuracy vs trainable parameters).
+
+Grid: models dann-r, dann-lrf, vann (+ dann-grf with --grf) x dendrites per soma D in
+{1, 4, 16} x somata S in {32, 128, 256} x seeds {1, 2}; 25 epochs, Adam, batch 128.
+dANNs run with leaky ReLU dendrites and, with --units UNITS.nc, also with the fitted
+transfer functions (frozen, type median; --trainable-units to train them).
+
+Each finished run is appended to OUT/results.nc (rewritten atomically); runs already in
+it are skipped, so an interrupted sweep resumes where it stopped. After each run the
+table OUT/results.csv and the plot OUT/accuracy_vs_params.png are refreshed.
+
+Usage:
+    python benchmarks/fmnist_sweep.py -o sweep-out [--units units.nc] [--grf] [--threads 2]
+    python benchmarks/fmnist_sweep.py -o /tmp/s --epochs 1 --limit 2000 --models dann-r \
+        --dendrites 1 --somata 32 --seeds 1          # a quick check
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import os
+import sys
+import time
+
+import numpy as np
+import xarray as xr
+
+KEY = ("model", "nonlinearity", "dendrites", "somata", "seed")
+SCALARS = ("n_trainable_parameters", "final_test_accuracy", "final_val_accuracy", "best_val_accuracy",
+           "test_accuracy_at_best_val", "final_test_loss", "train_time_s", "epochs", "limit_train")
+
+
+def _atomic_write(ds: xr.Dataset, path: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_results(path: str) -> xr.Dataset | None:
+    if not os.path.exists(path):
+        return None
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def done_keys(ds: xr.Dataset | None, epochs: int, limit) -> set[tuple]:
+    if ds is None:
+        return set()
+    keys = set()
+    lim = -1 if limit is None else int(limit)
+    for i in range(ds.sizes["run"]):
+        if int(ds["epochs"][i]) != epochs or int(ds["limit_train"][i]) != lim:
+            continue
+        keys.add(tuple(str(ds[k].values[i]) if k in ("model", "nonlinearity") else int(ds[k].values[i])
+                       for k in KEY))
+    return keys
+
+
+def run_record(hist: xr.Dataset, key: dict, epochs: int, limit) -> xr.Dataset:
+    best = int(np.argmax(hist["val_accuracy"].values))
+    rec = {
+        "model": key["model"], "nonlinearity": key["nonlinearity"], "dendrites": key["dendrites"],
+        "somata": key["somata"], "seed": key["seed"],
+        "n_trainable_parameters": int(hist.attrs["n_trainable_parameters"]),
+        "final_test_accuracy": float(hist["test_accuracy"].values[-1]),
+        "final_val_accuracy": float(hist["val_accuracy"].values[-1]),
+        "best_val_accuracy": float(hist["val_accuracy"].values[best]),
+        "test_accuracy_at_best_val": float(hist["test_accuracy"].values[best]),
+        "final_test_loss": float(hist["test_loss"].values[-1]),
+        "train_time_s": float(hist["train_time_s"].values.sum()),
+        "epochs": epochs, "limit_train": -1 if limit is None else int(limit),
+    }
+    data = {k: ("run", np.array([v], dtype=object if isinstance(v, str) else None)) for k, v in rec.items()}
+    data["test_accuracy_curve"] = (("run", "epoch"), hist["test_accuracy"].values[None, :])
+    data["val_accuracy_curve"] = (("run", "epoch"), hist["val_accuracy"].values[None, :])
+    return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
+
+
+def append(results: xr.Dataset | None, rec: xr.Dataset) -> xr.Dataset:
+    if results is None:
+        out = rec
+    else:
+        out = xr.concat([results, rec], dim="run", join="outer", data_vars="all", coords="different",
+                        compat="equals")
+    for k in ("model", "nonlinearity"):
+        out[k] = out[k].astype(object)
+    out.attrs.update({"schema": "bridge.sweep", "schema_version": 1,
+                      "description": "Fashion-MNIST sweep after Chavlis & Poirazi 2025"})
+    return out
+
+
+def write_table(results: xr.Dataset, csv_path: str, png_path: str) -> None:
+    cols = list(KEY) + list(SCALARS)
+    with open(csv_path + ".tmp", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for i in range(results.sizes["run"]):
+            w.writerow([results[c].values[i] for c in cols])
+    os.replace(csv_path + ".tmp", csv_path)
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    labels = sorted({(str(m), str(n)) for m, n in zip(results["model"].values, results["nonlinearity"].values)})
+    for model, nl in labels:
+        sel = (results["model"].values.astype(str) == model) & (results["nonlinearity"].values.astype(str) == nl)
+        sub = {}
+        for p, a in zip(results["n_trainable_parameters"].values[sel], results["final_test_accuracy"].values[sel]):
+            sub.setdefault(int(p), []).append(float(a))
+        ps = sorted(sub)
+        mean = [np.mean(sub[p]) for p in ps]
+        err = [np.std(sub[p]) for p in ps]
+        ax.errorbar(ps, mean, yerr=err, marker="o", ls="", capsize=2,
+                    label=model if nl == "leaky_relu" else f"{model} ({nl})")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("test accuracy (final epoch)")
+    ax.set_title("Fashion-MNIST")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path + ".tmp.png", dpi=120)
+    plt.close(fig)
+    os.replace(png_path + ".tmp.png", png_path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--out-dir", required=True)
+    ap.add_argument("--models", nargs="+", default=["dann-r", "dann-lrf", "vann"])
+    ap.add_argument("--grf", action="store_true", help="add dann-grf")
+    ap.add_argument("--dendrites", nargs="+", type=int, default=[1, 4, 16])
+    ap.add_argument("--somata", nargs="+", type=int, default=[32, 128, 256])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--synapses", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--limit", type=int, default=None, help="training images per epoch (quick checks)")
+    ap.add_argument("--units", default=None, help="units file: also run dANNs with fitted nonlinearities")
+    ap.add_argument("--branch-type", default="basal")
+    ap.add_argument("--trainable-units", action="store_true")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+    from bridge.data import load_dataset
+    from bridge.nn.training import run_training
+
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out_dir, exist_ok=True)
+    res_path = os.path.join(args.out_dir, "results.nc")
+    results = load_results(res_path)
+    done = done_keys(results, args.epochs, args.limit)
+    models = list(args.models) + (["dann-grf"] if args.grf and "dann-grf" not in args.models else [])
+    nls = ["leaky_relu"] + ([args.units] if args.units else [])
+    todo = []
+    for model, d, s, seed in itertools.product(models, args.dendrites, args.somata, args.seeds):
+        for nl in (nls if model != "vann" else ["leaky_relu"]):
+            label = "leaky_relu" if nl == "leaky_relu" else ("fitted-trainable" if args.trainable_units else "fitted")
+            key = dict(model=model, nonlinearity=label, dendrites=d, somata=s, seed=seed)
+            if tuple(key[k] for k in KEY) in done:
+                continue
+            todo.append((key, nl))
+    print(f"{len(done)} runs already in {res_path}; {len(todo)} to do", flush=True)
+    data_cache: dict[int, object] = {}
+    n_new = 0
+    for key, nl in todo:
+        if args.max_runs is not None and n_new >= args.max_runs:
+            break
+        seed = key["seed"]
+        if seed not in data_cache:  # the validation split depends on the seed
+            data_cache[seed] = load_dataset("fmnist", data_dir=args.data_dir, seed=seed, limit_train=args.limit)
+        t = time.perf_counter()
+        hist = run_training(dataset="fmnist", model=key["model"], dendrites=key["dendrites"],
+                            somata=key["somata"], synapses=args.synapses, nonlinearity=nl,
+                            trainable_nonlinearity=args.trainable_units, branch_type=args.branch_type,
+                            epochs=args.epochs, seed=seed, threads=args.threads, progress=args.progress,
+                            data=data_cache[seed])
+        rec = run_record(hist, key, args.epochs, args.limit)
+        results = append(results, rec)
+        _atomic_write(results, res_path)
+        write_table(results, os.path.join(args.out_dir, "results.csv"),
+                    os.path.join(args.out_dir, "accuracy_vs_params.png"))
+        n_new += 1
+        print(f"{key['model']:9s} {key['nonlinearity']:10s} D={key['dendrites']:<3d} S={key['somata']:<4d} "
+              f"seed={seed}: {int(rec['n_trainable_parameters'][0]):8d} params, test acc "
+              f"{float(rec['final_test_accuracy'][0]):.4f} ({time.perf_counter() - t:.1f} s)", flush=True)
+    if results is not None and n_new == 0:
+        write_table(results, os.path.join(args.out_dir, "results.csv"),
+                    os.path.join(args.out_dir, "accuracy_vs_params.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
