@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The end-to-end pipeline (characterize -> fit -> train) is issue 7; until then the main
+# job validates the layer 5 cell against its published targets.
 demo: $(STAMP)
-	$(VENV)/bin/bridge demo
+	$(VENV)/bin/bridge validate l5pc --fast
 
 validate: $(STAMP)
 	$(VENV)/bin/bridge validate l5pc

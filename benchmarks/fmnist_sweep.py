@@ -26,19 +26,11 @@ import time
 import numpy as np
 import xarray as xr
 
+from bridge.io import write_netcdf_atomic
+
 KEY = ("model", "nonlinearity", "dendrites", "somata", "seed")
 SCALARS = ("n_trainable_parameters", "final_test_accuracy", "final_val_accuracy", "best_val_accuracy",
            "test_accuracy_at_best_val", "final_test_loss", "train_time_s", "epochs", "limit_train")
-
-
-def _atomic_write(ds: xr.Dataset, path: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def load_results(path: str) -> xr.Dataset | None:
@@ -186,7 +178,7 @@ def main(argv=None) -> int:
                             data=data_cache[seed])
         rec = run_record(hist, key, args.epochs, args.limit)
         results = append(results, rec)
-        _atomic_write(results, res_path)
+        write_netcdf_atomic(results, res_path)
         write_table(results, os.path.join(args.out_dir, "results.csv"),
                     os.path.join(args.out_dir, "accuracy_vs_params.png"))
         n_new += 1

@@ -53,6 +53,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from bridge.io import write_netcdf_atomic
+
 from cells.errors import InputError
 from bridge.transfer import FAMILIES, all_param_names
 
@@ -279,11 +281,4 @@ def open_units(path: str | os.PathLike) -> xr.Dataset:
 def write_units(ds: xr.Dataset, path: str | os.PathLike) -> None:
     """Check and write a units dataset atomically (temporary file, then rename)."""
     check_units(ds, source="dataset to write")
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_netcdf_atomic(ds, path)

@@ -17,6 +17,8 @@ import torch
 import xarray as xr
 from torch import nn
 
+from bridge.io import write_netcdf_atomic
+
 from bridge.nn.models import count_parameters
 
 RUN_SCHEMA = "bridge.run"
@@ -137,17 +139,8 @@ def train_model(model: nn.Module, data, *, epochs: int = 25, batch_size: int = 1
 
 
 def write_run(ds: xr.Dataset, path: str | os.PathLike) -> None:
-    """Write atomically: a temporary file in the same directory, then `os.replace`."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write a training run atomically (bridge.io.write_netcdf_atomic)."""
+    write_netcdf_atomic(ds, path)
 
 
 def run_training(*, dataset: str = "fmnist", model: str = "dann-r", dendrites: int = 16, somata: int = 128,
