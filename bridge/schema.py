@@ -4,7 +4,8 @@ Sections
 --------
 * Units (``schema = "bridge.units"``): the per-branch transfer functions that
   `bridge fit` writes and `bridge.nn` reads. Below.
-* Characterization: to be added (its own section, same conventions).
+* Characterization (``schema = "bridge.characterization"``): what `bridge characterize`
+  writes and `bridge fit` reads; one netCDF group per protocol. Section at the end.
 
 Conventions: xarray datasets stored as netCDF4 through h5netcdf; every data variable has
 a ``units`` attribute; the dataset has ``schema`` and integer ``schema_version``
@@ -282,3 +283,161 @@ def write_units(ds: xr.Dataset, path: str | os.PathLike) -> None:
     """Check and write a units dataset atomically (temporary file, then rename)."""
     check_units(ds, source="dataset to write")
     write_netcdf_atomic(ds, path)
+
+
+# =====================================================================================
+# Characterization schema
+# =====================================================================================
+"""
+Characterization file (``schema = "bridge.characterization"``, ``schema_version = 1``)
+---------------------------------------------------------------------------------------
+One netCDF file; the root group holds only attributes, each protocol is a group named
+after it (``passive``, ``integration``, ``timing``, ``bap``, ``bac``, ``fi``,
+``patterns``); a file holds the groups of the protocols that were run.
+
+Root attributes (provenance; all required)
+    ``schema``, ``schema_version``, ``project_version``, ``simulator`` ("neuron" or
+    "brian2"), ``simulator_version``, ``cell``, ``morphology_source`` ("builtin" or the
+    SWC path), ``morphology_sha256``, ``recipe_sha256``, ``seed``, ``dt_ms``,
+    ``temperature_C``, ``created`` (ISO 8601 UTC), ``protocols`` (comma-separated).
+Every group repeats ``protocol`` (its name) and holds its own parameters as attributes
+(``param_<name>``). Every data variable has a ``units`` attribute ("mV", "ms", "MOhm",
+"Hz", "1" for counts and ratios).
+
+``passive``        dims: ``site``
+    coords  site_branch (site) int, site_x (site), branch_type (site) str, path_distance_um (site)
+    vars    input_resistance_MOhm (), membrane_tau_ms (), sag_ratio ()   [at the soma]
+            ss_attenuation (site)   V_soma / V_site, steady state, current injected at site
+            epsp_local_mV (site), epsp_soma_mV (site)   one synapse at site
+            epsp_attenuation (site) epsp_soma_mV / epsp_local_mV
+``integration``    dims: ``branch``, ``placement`` ("clustered", "distributed"),
+                   ``condition`` ("control", "nmda_block", "na_block"), ``n_synapses``
+                   (1..N), ``synapse`` (0..N-1)
+    coords  branch (branch) int id, branch_type (branch) str, path_distance_um (branch)
+            of the recording site on the branch; placement; condition; n_synapses; synapse
+    vars    measured_local_mV, measured_soma_mV  (branch, placement, condition, n_synapses)
+                peak depolarisation at the branch site / soma when the first n synapses
+                fire together
+            expected_local_mV, expected_soma_mV  (same dims)  arithmetic sum of the
+                unitary peaks of the same n synapses (same condition)
+            unitary_local_mV, unitary_soma_mV    (branch, placement, condition, synapse)
+            soma_spikes                          (branch, placement, condition, n_synapses)
+``timing``         dims: ``branch``, ``interval_ms``
+    coords  branch, branch_type, path_distance_um (as in integration); interval_ms
+    vars    measured_local_mV, measured_soma_mV (branch, interval_ms)
+            expected_local_mV, expected_soma_mV (branch)   sum of unitary peaks
+``bap``            dims: ``site``
+    coords  site_branch, site_x, branch_type, path_distance_um (site)
+    vars    bap_amplitude_mV (site), bap_delay_ms (site)
+``bac``            dims: ``stimulus`` ("soma", "dendrite", "both")
+    vars    soma_spikes (stimulus), dend_peak_mV (stimulus), dend_above_minus40_ms (stimulus)
+``fi``             dims: ``current_nA``
+    vars    rate_hz (current_nA), n_spikes (current_nA), first_spike_ms (current_nA)
+``patterns``       dims: ``pattern``, ``branch``
+    coords  branch (branch) int, branch_type (branch), path_distance_um (branch),
+            split (pattern) "train" or "test"
+    vars    n_active (pattern, branch)   active synapses on each branch in the pattern
+            soma_peak_mV (pattern), soma_rate_hz (pattern), soma_spikes (pattern)
+"""
+
+CHARACTERIZATION_SCHEMA_NAME = "bridge.characterization"
+CHARACTERIZATION_SCHEMA_VERSION = 1
+PROVENANCE_ATTRS = ("schema", "schema_version", "project_version", "simulator", "simulator_version",
+                    "cell", "morphology_source", "morphology_sha256", "recipe_sha256", "seed",
+                    "dt_ms", "temperature_C", "created", "protocols")
+
+_INTEG = ("branch", "placement", "condition", "n_synapses")
+_SITE_COORDS = {"site_branch": ("site",), "site_x": ("site",), "branch_type": ("site",),
+                "path_distance_um": ("site",)}
+_BRANCH_COORDS = {"branch": ("branch",), "branch_type": ("branch",), "path_distance_um": ("branch",)}
+
+CHARACTERIZATION_GROUPS: dict[str, dict] = {
+    "passive": {
+        "coords": _SITE_COORDS,
+        "data_vars": {"input_resistance_MOhm": ((), "MOhm"), "membrane_tau_ms": ((), "ms"),
+                      "sag_ratio": ((), "1"), "ss_attenuation": (("site",), "1"),
+                      "epsp_local_mV": (("site",), "mV"), "epsp_soma_mV": (("site",), "mV"),
+                      "epsp_attenuation": (("site",), "1")},
+    },
+    "integration": {
+        "coords": {**_BRANCH_COORDS, "placement": ("placement",), "condition": ("condition",),
+                   "n_synapses": ("n_synapses",), "synapse": ("synapse",)},
+        "data_vars": {"measured_local_mV": (_INTEG, "mV"), "measured_soma_mV": (_INTEG, "mV"),
+                      "expected_local_mV": (_INTEG, "mV"), "expected_soma_mV": (_INTEG, "mV"),
+                      "unitary_local_mV": (("branch", "placement", "condition", "synapse"), "mV"),
+                      "unitary_soma_mV": (("branch", "placement", "condition", "synapse"), "mV"),
+                      "soma_spikes": (_INTEG, "1")},
+    },
+    "timing": {
+        "coords": {**_BRANCH_COORDS, "interval_ms": ("interval_ms",)},
+        "data_vars": {"measured_local_mV": (("branch", "interval_ms"), "mV"),
+                      "measured_soma_mV": (("branch", "interval_ms"), "mV"),
+                      "expected_local_mV": (("branch",), "mV"),
+                      "expected_soma_mV": (("branch",), "mV")},
+    },
+    "bap": {
+        "coords": _SITE_COORDS,
+        "data_vars": {"bap_amplitude_mV": (("site",), "mV"), "bap_delay_ms": (("site",), "ms")},
+    },
+    "bac": {
+        "coords": {"stimulus": ("stimulus",)},
+        "data_vars": {"soma_spikes": (("stimulus",), "1"), "dend_peak_mV": (("stimulus",), "mV"),
+                      "dend_above_minus40_ms": (("stimulus",), "ms")},
+    },
+    "fi": {
+        "coords": {"current_nA": ("current_nA",)},
+        "data_vars": {"rate_hz": (("current_nA",), "Hz"), "n_spikes": (("current_nA",), "1"),
+                      "first_spike_ms": (("current_nA",), "ms")},
+    },
+    "patterns": {
+        "coords": {**_BRANCH_COORDS, "split": ("pattern",)},
+        "data_vars": {"n_active": (("pattern", "branch"), "1"), "soma_peak_mV": (("pattern",), "mV"),
+                      "soma_rate_hz": (("pattern",), "Hz"), "soma_spikes": (("pattern",), "1")},
+    },
+}
+"""Per protocol group: required coordinates (name -> dims) and variables (name -> (dims, units))."""
+
+
+def _check_version(attrs, source, name, version_max):
+    def fail(msg):
+        raise InputError(f"{source}: {msg}")
+    if attrs.get("schema") != name:
+        fail(f"not a {name.split('.')[-1]} file (attribute schema={attrs.get('schema')!r}, expected {name!r})")
+    try:
+        version = int(attrs.get("schema_version"))
+    except (TypeError, ValueError):
+        fail(f"attribute schema_version={attrs.get('schema_version')!r} is not an integer")
+    if version > version_max:
+        fail(f"schema_version {version} is newer than this bridge reads ({version_max}); upgrade the bridge")
+    if version < 1:
+        fail(f"invalid schema_version {version}")
+
+
+def check_characterization_group(ds: xr.Dataset, protocol: str, source: str = "characterization") -> xr.Dataset:
+    """Check one protocol group against :data:`CHARACTERIZATION_GROUPS`; raise `InputError`."""
+    where = f"{source} [{protocol}]"
+    if protocol not in CHARACTERIZATION_GROUPS:
+        raise InputError(f"{where}: unknown protocol (known: {', '.join(CHARACTERIZATION_GROUPS)})")
+    spec = CHARACTERIZATION_GROUPS[protocol]
+    for name, dims in spec["coords"].items():
+        if name not in ds.variables:
+            raise InputError(f"{where}: missing coordinate {name!r}")
+        if tuple(ds[name].dims) != dims:
+            raise InputError(f"{where}: coordinate {name!r} has dims {tuple(ds[name].dims)}, expected {dims}")
+    for name, (dims, units) in spec["data_vars"].items():
+        if name not in ds.data_vars:
+            raise InputError(f"{where}: missing variable {name!r}")
+        if tuple(ds[name].dims) != dims:
+            raise InputError(f"{where}: variable {name!r} has dims {tuple(ds[name].dims)}, expected {dims}")
+        if ds[name].attrs.get("units") != units:
+            raise InputError(f"{where}: variable {name!r} has units {ds[name].attrs.get('units')!r}, "
+                             f"expected {units!r}")
+    return ds
+
+
+def check_characterization_attrs(attrs: Mapping, source: str = "characterization") -> None:
+    """Check the root (provenance) attributes of a characterization file."""
+    _check_version(attrs, source, CHARACTERIZATION_SCHEMA_NAME, CHARACTERIZATION_SCHEMA_VERSION)
+    for name in PROVENANCE_ATTRS:
+        if name not in attrs:
+            raise InputError(f"{source}: missing provenance attribute {name!r}")
