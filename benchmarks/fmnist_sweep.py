@@ -95,30 +95,10 @@ def write_table(results: xr.Dataset, csv_path: str, png_path: str) -> None:
             w.writerow([results[c].values[i] for c in cols])
     os.replace(csv_path + ".tmp", csv_path)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from bridge.plots import plot_accuracy_vs_parameters, save_figure
 
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    labels = sorted({(str(m), str(n)) for m, n in zip(results["model"].values, results["nonlinearity"].values)})
-    for model, nl in labels:
-        sel = (results["model"].values.astype(str) == model) & (results["nonlinearity"].values.astype(str) == nl)
-        sub = {}
-        for p, a in zip(results["n_trainable_parameters"].values[sel], results["final_test_accuracy"].values[sel]):
-            sub.setdefault(int(p), []).append(float(a))
-        ps = sorted(sub)
-        mean = [np.mean(sub[p]) for p in ps]
-        err = [np.std(sub[p]) for p in ps]
-        ax.errorbar(ps, mean, yerr=err, marker="o", ls="", capsize=2,
-                    label=model if nl == "leaky_relu" else f"{model} ({nl})")
-    ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters")
-    ax.set_ylabel("test accuracy (final epoch)")
-    ax.set_title("Fashion-MNIST")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png_path + ".tmp.png", dpi=120)
-    plt.close(fig)
+    fig = plot_accuracy_vs_parameters(results, accuracy="final_test_accuracy", title="Fashion-MNIST")
+    save_figure(fig, png_path + ".tmp.png", dpi=150)
     os.replace(png_path + ".tmp.png", png_path)
 
 

@@ -18,6 +18,19 @@ class MorphologyContext:
     nexus_distance_um: float        # path distance of the main apical bifurcation (NaN without one)
 
 
+def morphology_context(morphology) -> MorphologyContext:
+    """The morphology-wide quantities of a `cells.morphology.Morphology` that distributions use.
+
+    Lives here (not in `cells.neuron_cell`) so that evaluating densities, e.g. for plots,
+    needs no simulator; `cells.neuron_cell.morphology_context` is the same function.
+    """
+    apical = [b for b in morphology.branches if b.type in ("trunk", "oblique", "tuft")]
+    max_apical = max((b.path_distance_at(1.0) for b in apical), default=1.0)
+    nexus_id = morphology.main_bifurcation_id
+    nexus = morphology.branches[nexus_id].path_distance_at(1.0) if nexus_id is not None else math.nan
+    return MorphologyContext(max_apical_distance_um=max_apical, nexus_distance_um=nexus)
+
+
 @dataclass(frozen=True)
 class Uniform:
     value: float

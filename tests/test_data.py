@@ -114,3 +114,16 @@ def test_download_success_with_matching_md5(tmp_path, monkeypatch):
     assert ds.x_test.shape == (20, 784) and len(calls) == 4
     bdata.load_dataset("mnist")  # now from the cache
     assert len(calls) == 4
+
+
+def test_synthetic_dataset_is_deterministic_and_learnable():
+    a = bdata.load_dataset("synthetic", seed=1)
+    b = bdata.load_dataset("synthetic", seed=1)
+    assert a.x_train.shape == (10800, 784) and a.x_val.shape == (1200, 784) and a.x_test.shape == (2000, 784)
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+    assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
+    assert set(np.unique(a.y_train)) == set(range(10))
+    # nearest class mean on the training set separates the test set far above chance (10 %)
+    means = np.stack([a.x_train[a.y_train == c].mean(0) for c in range(10)])
+    pred = np.argmin(((a.x_test[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert (pred == a.y_test).mean() > 0.2

@@ -8,9 +8,10 @@ along +y, basal trees mostly towards -y, axon along -y. Coordinates are rounded 
 Targets (um; areas measured on the real cells with this package):
 - l5pc, thick-tufted L5 (after Hay et al. 2011 cell1): soma diameter 20-25; 6-8 basal
   trees, ~3.5-5 mm, diameters 1.5 -> 0.5, reach <= ~250; trunk ~610-650 to the nexus
-  (cell1's is ~627), diameter 4.4 -> 2.8, with 16-22 thin obliques (120-280; the oblique
-  membrane keeps a single bAP from firing the Ca hot zone); a thin tuft of 2 main branches with
-  8-12 terminals reaching 1100-1200; axon: 15 um hillock + 60 um initial axon.
+  (cell1's is ~627), diameter 4.4 -> 2.8, with 16-22 thin obliques (100-240; the oblique
+  membrane keeps a single bAP from firing the Ca hot zone: with 80-200 it does); a tuft of 2
+  main branches (diameter 1.4 at the nexus, cell1's are 1.5-1.8; thinner ones let the bAP
+  die out before 800 um) with 8-12 terminals reaching 1100-1200; axon: 15 um hillock + 60 um initial axon.
   Dendritic area ~ cell1's 29.9e3 um2.
 - ca1 (after CA1 n120): soma diameter 15-20; 5 basal trees in stratum oriens (~3.5 mm);
   trunk 450-550 tapering 3 -> 1 with 15-20 obliques (diameter 0.6-1, 80-200 long); a
@@ -169,10 +170,10 @@ def _l5pc(rng: np.random.Generator) -> list:
            r0=0.75, r_tip=0.25)
     trunk_len = rng.uniform(610.0, 650.0)    # Hay cell1's nexus: ~630 um
     nexus, d = _apical(g, soma_r, trunk_len, 2.2, 1.4, int(rng.integers(16, 23)),
-                       oblique_span=(20.0, 500.0), oblique_len=(120.0, 280.0),
+                       oblique_span=(20.0, 500.0), oblique_len=(100.0, 240.0),
                        oblique_r=(0.45, 0.3), oblique_branch_p=0.3)
     _tuft(g, nexus, d, trunk_len, leaves=10, reach=(1100.0, 1200.0),
-          internal=(60.0, 120.0), r0=0.55, r_tip=0.2)
+          internal=(60.0, 120.0), r0=0.7, r_tip=0.2)
     return g.rows
 
 
