@@ -18,10 +18,9 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The end-to-end pipeline (characterize -> fit -> train) is issue 7; until then the main
-# job validates the layer 5 cell against its published targets.
+# The main job: characterize l5pc -> fit units -> train dANNs -> report and figures in demo-out/
 demo: $(STAMP)
-	$(VENV)/bin/bridge validate l5pc --fast
+	$(VENV)/bin/bridge demo -o demo-out
 
 validate: $(STAMP)
 	$(VENV)/bin/bridge validate l5pc

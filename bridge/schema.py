@@ -42,6 +42,69 @@ Attributes
     plus free-form provenance copied from the characterization (cell, seed, versions ...).
 
 Parameter meanings are those of `bridge.transfer` (one source of truth).
+
+Units dataset, version 2 (written by `bridge fit`; readers accept versions 1 and 2)
+--------------------------------------------------------------------------------------
+Everything of version 1, with the same meaning: ``family``/``params`` (and the per-type
+summaries the torch layers read) are the *default* fit -- measured local peak versus
+expected linear sum, for placement ``default_placement`` and condition
+``default_condition`` (normally "clustered", "control"). Added:
+
+Dimensions: ``placement``, ``condition``, ``candidate`` (the families tried, in
+`bridge.transfer.FAMILIES` order); optional ``model``, ``target``, ``subunit``, ``pattern``.
+
+Per branch (required)
+    ``flags`` (branch)  str, comma-separated flags of the default fit ("" = clean). Flags:
+        empty, flat, non_monotone (data); failed, not_converged, singular_covariance,
+        poorly_constrained (a standard error larger than the parameter's reference size),
+        at_bound (see `bridge.fit.curves`)
+    ``curve_family`` (branch, placement, condition)   chosen family ("" = no fit, see flags)
+    ``curve_params``, ``curve_params_std`` (branch, placement, condition, param)
+    ``curve_r2``, ``curve_rmse_mV``, ``curve_n_points``, ``curve_flags`` (branch, placement, condition)
+    ``curve_aic``, ``curve_bic``, ``curve_candidate_r2`` (branch, placement, condition, candidate)
+        every candidate family's criteria and R^2 (NaN where it failed)
+    ``count_*``  the same eight variables for the measured local peak versus the *number*
+        of co-active synapses (input unit: synapses; ``count_rmse_mV``)
+    ``input_mV_per_synapse``, ``soma_mV_per_synapse`` (branch, placement, condition)
+        mean unitary peak at the branch / soma: the input scale (expected mV = synapses x
+        input_mV_per_synapse) and the soma's view of one synapse
+Per branch type (required)
+    ``type_n_branches`` (branch_type), ``type_r2_median`` (branch_type),
+    ``type_family_count`` (branch_type, candidate)  branches per chosen family
+    ``type_distance_slope`` (branch_type, param)   least-squares slope of each parameter
+        of ``type_family`` against path distance, per 100 um (NaN with < 3 branches)
+    ``type_distance_corr`` (branch_type, param)    Spearman rank correlation of the same
+Timing (optional; all or none), per branch, from the `timing` group:
+    ``timing_amplitude_mV``, ``timing_tau_ms``, ``timing_tau_ms_std``, ``timing_baseline_mV``,
+    ``timing_r2``, ``timing_flags``: measured peak = baseline + amplitude exp(-interval / tau)
+Two-layer model (optional; all or none), from the `patterns` group (`bridge.fit.two_layer`):
+    coords ``model`` ("two_layer", "two_layer_refit", "point_neuron": total active synapses x
+    the mean unitary size through the output sigmoid, "linear_weighted": one weight per
+    branch input through it), ``target``
+    ("soma_peak_mV", "soma_rate_hz", "soma_peak_subthreshold_mV": the peak of the patterns
+    without a somatic spike, NaN for the others), ``subunit`` (int branch id), ``subunit_type``
+    (subunit), ``pattern`` (int), ``pattern_split`` (pattern) "train"/"test"
+    ``two_layer_variance_explained`` (model, target)        on the held-out (test) patterns
+    ``two_layer_variance_explained_train`` (model, target)
+    ``two_layer_weight`` (model, target, subunit)          somatic weight of each subunit
+    ``two_layer_output_params`` (model, target, param)      output sigmoid (family
+        `sigmoid`, slope 1) of the weighted sum: y = baseline + amplitude sigmoid(z - threshold)
+    ``two_layer_refit_params`` (target, param)              the shared subunit sigmoid of
+        "two_layer_refit" (threshold, slope in mV; amplitude 1, baseline -f(0))
+    ``two_layer_subunit_family`` (subunit), ``two_layer_subunit_params`` (subunit, param),
+    ``two_layer_subunit_mV_per_synapse`` (subunit), ``two_layer_subunit_source`` (subunit)
+        the fixed subunit function of "two_layer" ("branch": the branch's own default fit;
+        "type_median": the branch was not in the integration group)
+    ``two_layer_predicted`` (model, target, pattern), ``two_layer_measured`` (target, pattern)
+    ``two_layer_flags`` (model, target)                     str ("" = fitted)
+    attribute ``two_layer_point_neuron_mV_per_synapse`` (extra): the point neuron's input per
+        active synapse (its weight is the same for every subunit)
+Attributes (required in version 2)
+    ``default_placement``, ``default_condition``, ``selection_criterion`` ("bic" or "aic"),
+    ``fit_family`` ("auto" or the forced family), ``count_input_units`` ("synapses"),
+    ``fit_settings`` (JSON), ``source_file``; the characterization's provenance
+    (``cell``, ``seed``, ``simulator`` ...; its ``schema_version`` and ``protocols`` as
+    ``characterization_schema_version``, ``characterization_protocols``).
 """
 from __future__ import annotations
 
@@ -64,7 +127,7 @@ from bridge.transfer import FAMILIES, all_param_names
 # =====================================================================================
 
 UNITS_SCHEMA_NAME = "bridge.units"
-UNITS_SCHEMA_VERSION = 1
+UNITS_SCHEMA_VERSION = 2
 
 # name -> (dims, expected units attr or None for "any")
 UNITS_SCHEMA: dict[str, dict] = {
@@ -91,7 +154,60 @@ UNITS_SCHEMA: dict[str, dict] = {
     "attrs": ("schema", "schema_version", "input_units", "output_units",
               "input_range_min", "input_range_max"),
 }
-"""Machine-readable description of the units schema (see the module docstring)."""
+"""Machine-readable description of the units schema, version 1 part (see the module docstring)."""
+
+_UP = "family-specific (see bridge.transfer)"
+_BPC = ("branch", "placement", "condition")
+
+
+def _curve_vars(prefix: str, rmse_units: str = "mV") -> dict:
+    return {
+        f"{prefix}_family": (_BPC, "1"), f"{prefix}_params": ((*_BPC, "param"), _UP),
+        f"{prefix}_params_std": ((*_BPC, "param"), _UP), f"{prefix}_r2": (_BPC, "1"),
+        f"{prefix}_rmse_mV": (_BPC, rmse_units), f"{prefix}_n_points": (_BPC, "1"),
+        f"{prefix}_flags": (_BPC, "1"), f"{prefix}_aic": ((*_BPC, "candidate"), "1"),
+        f"{prefix}_bic": ((*_BPC, "candidate"), "1"), f"{prefix}_candidate_r2": ((*_BPC, "candidate"), "1"),
+    }
+
+
+UNITS_SCHEMA_V2: dict[str, dict] = {
+    "coords": {"placement": ("placement",), "condition": ("condition",), "candidate": ("candidate",)},
+    "data_vars": {
+        "flags": (("branch",), "1"),
+        **_curve_vars("curve"), **_curve_vars("count"),
+        "input_mV_per_synapse": (_BPC, "mV"), "soma_mV_per_synapse": (_BPC, "mV"),
+        "type_n_branches": (("branch_type",), "1"), "type_r2_median": (("branch_type",), "1"),
+        "type_family_count": (("branch_type", "candidate"), "1"),
+        "type_distance_slope": (("branch_type", "param"), "parameter unit per 100 um"),
+        "type_distance_corr": (("branch_type", "param"), "1"),
+    },
+    "attrs": ("default_placement", "default_condition", "selection_criterion", "fit_family",
+              "count_input_units", "fit_settings", "source_file"),
+    # optional blocks: all variables of a block or none
+    "optional": {
+        "timing": {"coords": {}, "data_vars": {
+            "timing_amplitude_mV": (("branch",), "mV"), "timing_tau_ms": (("branch",), "ms"),
+            "timing_tau_ms_std": (("branch",), "ms"), "timing_baseline_mV": (("branch",), "mV"),
+            "timing_r2": (("branch",), "1"), "timing_flags": (("branch",), "1")}},
+        "two_layer": {
+            "coords": {"model": ("model",), "target": ("target",), "subunit": ("subunit",),
+                       "subunit_type": ("subunit",), "pattern": ("pattern",), "pattern_split": ("pattern",)},
+            "data_vars": {
+                "two_layer_variance_explained": (("model", "target"), "1"),
+                "two_layer_variance_explained_train": (("model", "target"), "1"),
+                "two_layer_weight": (("model", "target", "subunit"), None),
+                "two_layer_output_params": (("model", "target", "param"), None),
+                "two_layer_refit_params": (("target", "param"), None),
+                "two_layer_subunit_family": (("subunit",), "1"),
+                "two_layer_subunit_params": (("subunit", "param"), _UP),
+                "two_layer_subunit_mV_per_synapse": (("subunit",), "mV"),
+                "two_layer_subunit_source": (("subunit",), "1"),
+                "two_layer_predicted": (("model", "target", "pattern"), None),
+                "two_layer_measured": (("target", "pattern"), None),
+                "two_layer_flags": (("model", "target"), "1")}},
+    },
+}
+"""What version 2 adds (required unless under "optional"; units None: any, but present)."""
 
 
 def _type_summary(families, types, params, param_names):
@@ -193,7 +309,7 @@ def make_units_dataset(
         },
         attrs={
             "schema": UNITS_SCHEMA_NAME,
-            "schema_version": UNITS_SCHEMA_VERSION,
+            "schema_version": 1,   # the version-1 content; `bridge.fit.export` adds version 2
             "input_units": input_units,
             "output_units": output_units,
             "input_range_min": float(input_range[0]),
@@ -262,7 +378,46 @@ def check_units(ds: xr.Dataset, source: str = "units dataset") -> xr.Dataset:
                 fail(f"param axis lacks {pname!r} needed by family {str(f)!r}")
             if not np.isfinite(pv[i, params.index(pname)]):
                 fail(f"branch {ds['branch'].values[i]} ({f}) has no value for parameter {pname!r}")
+    if version >= 2:
+        _check_units_v2(ds, fail)
     return ds
+
+
+def _check_block(ds, coords, data_vars, fail):
+    for name, dims in coords.items():
+        if name not in ds.variables:
+            fail(f"missing coordinate {name!r}")
+        if tuple(ds[name].dims) != dims:
+            fail(f"coordinate {name!r} has dims {tuple(ds[name].dims)}, expected {dims}")
+    for name, (dims, _units) in data_vars.items():
+        if name not in ds.data_vars:
+            fail(f"missing variable {name!r}")
+        if tuple(ds[name].dims) != dims:
+            fail(f"variable {name!r} has dims {tuple(ds[name].dims)}, expected {dims}")
+        if "units" not in ds[name].attrs:
+            fail(f"variable {name!r} has no 'units' attribute")
+
+
+def _check_units_v2(ds: xr.Dataset, fail) -> None:
+    spec = UNITS_SCHEMA_V2
+    for name in spec["attrs"]:
+        if name not in ds.attrs:
+            fail(f"missing attribute {name!r} (schema_version 2)")
+    _check_block(ds, spec["coords"], spec["data_vars"], fail)
+    for c in ds["candidate"].values:
+        if str(c) not in FAMILIES:
+            fail(f"candidate contains unknown transfer family {str(c)!r}")
+    for var in ("curve_family", "count_family"):
+        bad = {str(f) for f in np.asarray(ds[var].values).ravel()} - set(FAMILIES) - {""}
+        if bad:
+            fail(f"{var} contains unknown transfer family {sorted(bad)[0]!r}")
+    for what, key in (("placement", "default_placement"), ("condition", "default_condition")):
+        if str(ds.attrs[key]) not in [str(v) for v in ds[what].values]:
+            fail(f"attribute {key}={ds.attrs[key]!r} is not on the {what} axis")
+    for block, bspec in spec["optional"].items():
+        present = [n for n in bspec["data_vars"] if n in ds.data_vars]
+        if present:
+            _check_block(ds, bspec["coords"], bspec["data_vars"], fail)
 
 
 def open_units(path: str | os.PathLike) -> xr.Dataset:
@@ -299,14 +454,23 @@ Root attributes (provenance; all required)
     ``schema``, ``schema_version``, ``project_version``, ``simulator`` ("neuron" or
     "brian2"), ``simulator_version``, ``cell``, ``morphology_source`` ("builtin" or the
     SWC path), ``morphology_sha256``, ``recipe_sha256``, ``seed``, ``dt_ms``,
-    ``temperature_C``, ``created`` (ISO 8601 UTC), ``protocols`` (comma-separated).
-Every group repeats ``protocol`` (its name) and holds its own parameters as attributes
-(``param_<name>``). Every data variable has a ``units`` attribute ("mV", "ms", "MOhm",
-"Hz", "1" for counts and ratios).
+    ``temperature_C``, ``created`` (ISO 8601 UTC), ``protocols`` (comma-separated);
+    ``mechanisms_key`` (hash of the NMODL files, NEURON version and machine)  (extra).
+Every group repeats ``protocol`` (its name) and a copy of the root provenance (so a group
+read alone still says where it came from), and holds its own parameters as attributes
+(``param_<name>``) with plain-language descriptions of its conditions/placements. Every
+data variable has a ``units`` attribute ("mV", "ms", "MOhm", "Hz", "um", "1" for counts and
+ratios). Peaks ("..._mV" of a response) are depolarisations above the voltage at stimulus
+onset, taken within the protocol's window (``param_window_ms``). Variables marked
+"(extra)" below are always written but not required by the checker; a reader must not
+rely on any other variable. Write with :func:`write_characterization`, read with
+:func:`open_characterization` (checks everything listed here except "(extra)").
 
 ``passive``        dims: ``site``
     coords  site_branch (site) int, site_x (site), branch_type (site) str, path_distance_um (site)
     vars    input_resistance_MOhm (), membrane_tau_ms (), sag_ratio ()   [at the soma]
+                sag_ratio = (V_ss - V_min) / (V_rest - V_min) of a hyperpolarising step
+            rest_mV ()  (extra)
             ss_attenuation (site)   V_soma / V_site, steady state, current injected at site
             epsp_local_mV (site), epsp_soma_mV (site)   one synapse at site
             epsp_attenuation (site) epsp_soma_mV / epsp_local_mV
@@ -314,7 +478,8 @@ Every group repeats ``protocol`` (its name) and holds its own parameters as attr
                    ``condition`` ("control", "nmda_block", "na_block"), ``n_synapses``
                    (1..N), ``synapse`` (0..N-1)
     coords  branch (branch) int id, branch_type (branch) str, path_distance_um (branch)
-            of the recording site on the branch; placement; condition; n_synapses; synapse
+            of the recording site on the branch; placement; condition; n_synapses; synapse;
+            site_x (branch) the recording site (the cluster centre)  (extra)
     vars    measured_local_mV, measured_soma_mV  (branch, placement, condition, n_synapses)
                 peak depolarisation at the branch site / soma when the first n synapses
                 fire together
@@ -322,6 +487,10 @@ Every group repeats ``protocol`` (its name) and holds its own parameters as attr
                 unitary peaks of the same n synapses (same condition)
             unitary_local_mV, unitary_soma_mV    (branch, placement, condition, synapse)
             soma_spikes                          (branch, placement, condition, n_synapses)
+            synapse_branch, synapse_x, synapse_path_distance_um, synapse_time_ms
+                                                 (branch, placement, synapse)  (extra)
+            trace_local_mV, trace_soma_mV (branch, placement, condition, n_synapses,
+                time_ms), coord time_ms: only with `bridge characterize --traces` (extra)
 ``timing``         dims: ``branch``, ``interval_ms``
     coords  branch, branch_type, path_distance_um (as in integration); interval_ms
     vars    measured_local_mV, measured_soma_mV (branch, interval_ms)
@@ -330,7 +499,8 @@ Every group repeats ``protocol`` (its name) and holds its own parameters as attr
     coords  site_branch, site_x, branch_type, path_distance_um (site)
     vars    bap_amplitude_mV (site), bap_delay_ms (site)
 ``bac``            dims: ``stimulus`` ("soma", "dendrite", "both")
-    vars    soma_spikes (stimulus), dend_peak_mV (stimulus), dend_above_minus40_ms (stimulus)
+    vars    soma_spikes (stimulus), dend_peak_mV (stimulus) peak dendritic membrane
+            potential (absolute), dend_above_minus40_ms (stimulus)
 ``fi``             dims: ``current_nA``
     vars    rate_hz (current_nA), n_spikes (current_nA), first_spike_ms (current_nA)
 ``patterns``       dims: ``pattern``, ``branch``
@@ -338,6 +508,9 @@ Every group repeats ``protocol`` (its name) and holds its own parameters as attr
             split (pattern) "train" or "test"
     vars    n_active (pattern, branch)   active synapses on each branch in the pattern
             soma_peak_mV (pattern), soma_rate_hz (pattern), soma_spikes (pattern)
+            local_peak_mV (pattern, branch) at each branch's cluster centre,
+            total_active (pattern) T, n_target_branches (pattern) k, n_branches_active
+            (pattern), coord pattern (pattern) int, site_x (branch)  (extra)
 """
 
 CHARACTERIZATION_SCHEMA_NAME = "bridge.characterization"
@@ -441,3 +614,82 @@ def check_characterization_attrs(attrs: Mapping, source: str = "characterization
     for name in PROVENANCE_ATTRS:
         if name not in attrs:
             raise InputError(f"{source}: missing provenance attribute {name!r}")
+
+
+def _netcdf_attr(value):
+    """A value netCDF can store as an attribute (numbers, strings, numeric arrays)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, float, str, np.integer, np.floating)):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return value
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                          for v in value):
+        return np.asarray(value)
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def write_characterization(groups: Mapping[str, xr.Dataset], attrs: Mapping, path: str | os.PathLike) -> None:
+    """Check and write a characterization file atomically (temporary file, then rename).
+
+    `attrs` are the root provenance attributes (:data:`PROVENANCE_ATTRS`; ``schema``,
+    ``schema_version`` and ``protocols`` are filled in); each group gets ``protocol`` and
+    a copy of the provenance, so a group read on its own still says where it came from.
+    """
+    root = {k: _netcdf_attr(v) for k, v in attrs.items()}
+    root.update(schema=CHARACTERIZATION_SCHEMA_NAME, schema_version=CHARACTERIZATION_SCHEMA_VERSION,
+                protocols=",".join(groups))
+    check_characterization_attrs(root, source="dataset to write")
+    nodes = {"/": xr.Dataset(attrs=root)}
+    for name, ds in groups.items():
+        ds = ds.copy()
+        ds.attrs = {**{k: v for k, v in root.items() if k != "protocols"},
+                    **{k: _netcdf_attr(v) for k, v in ds.attrs.items()}, "protocol": name}
+        check_characterization_group(ds, name, source="dataset to write")
+        nodes[f"/{name}"] = ds
+    tree = xr.DataTree.from_dict(nodes)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def open_characterization(path: str | os.PathLike) -> dict[str, xr.Dataset]:
+    """Read and check a characterization file; returns protocol name -> Dataset (loaded).
+
+    The root attributes (provenance) are also on every group. A missing, truncated or
+    unreadable file, a newer schema version, a missing group, variable, coordinate or
+    ``units`` attribute, or a wrong dimension raises `InputError` naming the problem.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such characterization file")
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            tree = tree.load()
+    except Exception as err:  # h5py/h5netcdf raise OSError, ValueError, KeyError ...
+        raise InputError(f"{path}: cannot read as netCDF ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'unreadable'})") from None
+    root = dict(tree.attrs)
+    check_characterization_attrs(root, source=path)
+    listed = [p for p in str(root["protocols"]).split(",") if p]
+    out = {}
+    for name in listed:
+        if name not in tree.children:
+            raise InputError(f"{path}: group {name!r} listed in attribute 'protocols' is missing")
+        ds = tree[name].to_dataset()
+        if ds.attrs.get("protocol") != name:
+            raise InputError(f"{path} [{name}]: attribute protocol={ds.attrs.get('protocol')!r}, expected {name!r}")
+        out[name] = check_characterization_group(ds, name, source=path)
+    return out

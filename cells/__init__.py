@@ -3,6 +3,7 @@
     from cells import load_cell
     cell = load_cell("l5pc")                                  # built-in morphology, NEURON
     cell = load_cell("ca1", morphology="my_cell.swc")         # your reconstruction
+    cell = load_cell("l5pc", simulator="brian2")              # the same cell in Brian2
 
 Importing this package imports neither NEURON nor Brian2; building a cell does.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from cells.errors import InputError
 from cells.recipes import CELL_NAMES, get_recipe
 
-SIMULATORS = ("neuron",)
+SIMULATORS = ("neuron", "brian2")
 
 __all__ = ["CELL_NAMES", "SIMULATORS", "InputError", "get_recipe", "load_cell", "load_morphology"]
 
@@ -26,11 +27,16 @@ def load_morphology(cell_name: str, morphology=None, seed: int = 0):
 
 
 def load_cell(name: str, morphology=None, simulator: str = "neuron", seed: int = 0):
-    """Build cell `name` ("l5pc" or "ca1") on its built-in morphology or an SWC file."""
+    """Build cell `name` ("l5pc" or "ca1") on its built-in morphology or an SWC file, in
+    NEURON (`NeuronCell`) or Brian2 (`Brian2Cell`); both have the same interface."""
     recipe = get_recipe(name)
     morph = load_morphology(name, morphology, seed)
     if simulator == "neuron":
         from cells.neuron_cell import NeuronCell
 
         return NeuronCell(recipe, morph)
+    if simulator == "brian2":
+        from cells.brian2_cell import Brian2Cell
+
+        return Brian2Cell(recipe, morph)
     raise InputError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")

@@ -13,12 +13,11 @@ densities and synapses identically.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from cells.distributions import MorphologyContext
+from cells.distributions import MorphologyContext, morphology_context  # noqa: F401 (re-exported)
 from cells.mechanisms import load_mechanisms
 from cells.morphology import Morphology, nseg_cable
 from cells.recipe import CellRecipe
@@ -38,14 +37,6 @@ class SynapseGroup:
 
     def __len__(self) -> int:
         return len(self.positions)
-
-
-def morphology_context(morphology: Morphology) -> MorphologyContext:
-    apical = [b for b in morphology.branches if b.type in ("trunk", "oblique", "tuft")]
-    max_apical = max((b.path_distance_at(1.0) for b in apical), default=1.0)
-    nexus_id = morphology.main_bifurcation_id
-    nexus = morphology.branches[nexus_id].path_distance_at(1.0) if nexus_id is not None else math.nan
-    return MorphologyContext(max_apical_distance_um=max_apical, nexus_distance_um=nexus)
 
 
 class NeuronCell:
@@ -171,11 +162,18 @@ class NeuronCell:
             for nc in row:
                 self._events.append((nc, float(t)))
 
-    def set_synapse_weights(self, group: SynapseGroup, kind: str, weight_uS: float) -> None:
-        """Set the peak conductance of one kind in a group (0 blocks it, e.g. NMDA block by APV)."""
+    def get_synapse_weights(self, group: SynapseGroup, kind: str) -> np.ndarray:
+        """Peak conductance (uS) of one kind at each location of a group."""
         k = group.kinds.index(kind)
-        for row in group.netcons:
-            row[k].weight[0] = weight_uS
+        return np.array([row[k].weight[0] for row in group.netcons])
+
+    def set_synapse_weights(self, group: SynapseGroup, kind: str, weight_uS) -> None:
+        """Set the peak conductance of one kind in a group: one value, or one per location
+        (0 blocks it, e.g. NMDA block by APV)."""
+        k = group.kinds.index(kind)
+        weights = np.broadcast_to(np.asarray(weight_uS, dtype=float), (len(group),))
+        for row, w in zip(group.netcons, weights):
+            row[k].weight[0] = float(w)
 
     def scale_density(self, mechanism: str, factor: float, branch_types=None) -> None:
         """Multiply a channel's gbar (e.g. factor 0 for a local TTX block) in some branch types."""

@@ -351,3 +351,21 @@ def test_given_axes_and_backend(tmp_path):
     assert matplotlib.get_backend() == backend
     assert plots.save_figure(ax, tmp_path / "deep" / "er" / "noext").suffix == ".png"
     _png_ok(tmp_path / "deep" / "er" / "noext.png")
+
+
+def test_learning_curves_one_line_per_run(tmp_path):
+    import xarray as xr
+    from bridge.plots import plot_learning_curves, save_figure
+
+    def run(acc, n):
+        return xr.Dataset({"test_accuracy": ("epoch", np.asarray(acc))}, coords={"epoch": [1, 2, 3]},
+                          attrs={"n_trainable_parameters": n})
+    fig = plot_learning_curves({"leaky ReLU": run([0.5, 0.6, 0.7], 1000), "fitted": run([0.4, 0.55, 0.6], 1200)})
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2
+    assert ax.get_ylabel() == "test accuracy (%)"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["leaky ReLU (1,000 parameters)", "fitted (1,200 parameters)"]
+    assert np.allclose(ax.get_lines()[0].get_ydata(), [50, 60, 70])
+    path = save_figure(fig, tmp_path / "lc.png")
+    assert path.stat().st_size > 1000

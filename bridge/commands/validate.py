@@ -7,6 +7,7 @@ examples:
   bridge validate l5pc
   bridge validate ca1 --morphology ../shared/morphologies/ca1_n120.swc
   bridge validate l5pc --protocols bap,bac
+  bridge validate l5pc --fast --simulator brian2
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ HELP = "check a cell model against published dendritic physiology"
 def add_arguments(parser) -> None:
     parser.add_argument("cell", help="cell model: l5pc or ca1")
     parser.add_argument("--morphology", metavar="FILE.swc", help="SWC reconstruction instead of the built-in morphology")
-    parser.add_argument("--simulator", default="neuron", choices=["neuron"], help="simulator backend (default: neuron)")
+    parser.add_argument("--simulator", default="neuron", choices=["neuron", "brian2"],
+                        help="simulator backend (default: neuron)")
     parser.add_argument("--protocols", help="comma-separated subset of protocols (default: all for this cell)")
     parser.add_argument("--fast", action="store_true", help="shorter protocols (as in the test suite)")
 

@@ -104,3 +104,26 @@ def plot_accuracy_vs_parameters(results_ds, accuracy: str = "final_test_accuracy
     if table:
         ax.legend(title="model (nonlinearity)", loc="lower right", fontsize=8)
     return fig
+
+
+def plot_learning_curves(runs, accuracy: str = "test_accuracy", ax=None, title: str = "Learning curves"):
+    """Accuracy per epoch of training runs (`bridge train` outputs), one line per run.
+
+    `runs`: mapping label -> run dataset (dim ``epoch``) or a path to one.
+    """
+    import xarray as xr
+
+    fig, ax = figure_and_axes(ax)
+    for k, (label, ds) in enumerate(runs.items()):
+        if not isinstance(ds, xr.Dataset):
+            with xr.open_dataset(ds, engine="h5netcdf") as opened:
+                ds = opened.load()
+        params = ds.attrs.get("n_trainable_parameters")
+        suffix = f" ({int(params):,} parameters)" if params is not None else ""
+        ax.plot(ds["epoch"].values, 100 * ds[accuracy].values, marker=_MARKERS[k % len(_MARKERS)],
+                color=_COLORS[k % len(_COLORS)], label=f"{label}{suffix}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{accuracy.replace('_', ' ')} (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig

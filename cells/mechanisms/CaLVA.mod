@@ -15,6 +15,7 @@ NEURON {
     SUFFIX CaLVA
     USEION ca READ eca WRITE ica
     RANGE gbar, g, ica
+    RANGE minf, mtau, hinf, htau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref, vshift
 }
 

@@ -15,6 +15,7 @@ NEURON {
     SUFFIX Ih
     NONSPECIFIC_CURRENT ihcn
     RANGE gbar, g, ehcn, ihcn
+    RANGE minf, mtau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

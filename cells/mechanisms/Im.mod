@@ -13,6 +13,7 @@ NEURON {
     SUFFIX Im
     USEION k READ ek WRITE ik
     RANGE gbar, g, ik
+    RANGE minf, mtau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

@@ -19,6 +19,7 @@ NEURON {
     SUFFIX KAProx
     USEION k READ ek WRITE ik
     RANGE gbar, g, ik
+    RANGE ninf, ntau, linf, ltau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

@@ -15,6 +15,7 @@ NEURON {
     SUFFIX KTst
     USEION k READ ek WRITE ik
     RANGE gbar, g, ik
+    RANGE minf, mtau, hinf, htau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref, vshift
 }
 

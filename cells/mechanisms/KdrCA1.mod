@@ -14,6 +14,7 @@ NEURON {
     SUFFIX KdrCA1
     USEION k READ ek WRITE ik
     RANGE gbar, g, ik
+    RANGE ninf, ntau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

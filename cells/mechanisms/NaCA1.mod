@@ -22,6 +22,7 @@ NEURON {
     SUFFIX NaCA1
     USEION na READ ena WRITE ina
     RANGE gbar, g, ina, ar
+    RANGE minf, mtau, hinf, htau, sinf, taus  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

@@ -14,6 +14,7 @@ NEURON {
     SUFFIX NaTa
     USEION na READ ena WRITE ina
     RANGE gbar, g, ina
+    RANGE minf, mtau, hinf, htau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

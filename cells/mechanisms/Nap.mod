@@ -17,6 +17,7 @@ NEURON {
     SUFFIX Nap
     USEION na READ ena WRITE ina
     RANGE gbar, g, ina
+    RANGE minf, mtau, hinf, htau  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
     GLOBAL q10, tref
 }
 

@@ -15,6 +15,7 @@ NEURON {
     USEION ca READ cai
     USEION k READ ek WRITE ik
     RANGE gbar, g, ik, kd, hill, ztau
+    RANGE zinf  : gate steady states and time constants, read by tests/test_brian2_kinetics.py
 }
 
 UNITS {

@@ -122,6 +122,9 @@ def _cell_factory(recipe, morph, simulator):
     if simulator == "neuron":
         from cells.neuron_cell import NeuronCell
         return lambda: NeuronCell(recipe, morph)
+    if simulator == "brian2":
+        from cells.brian2_cell import Brian2Cell
+        return lambda: Brian2Cell(recipe, morph)
     raise ValueError(f"unknown simulator {simulator!r}")
 
 

@@ -201,15 +201,13 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
         lo, so, hw = measure(tr)
         local.append(lo), soma.append(so), width.append(hw)
         traces[int(n)] = tr
-    nmda = group.kinds.index("nmda")
-    saved = [row[nmda].weight[0] for row in group.netcons]
+    saved = cell.get_synapse_weights(group, "nmda")
     cell.set_synapse_weights(group, "nmda", 0.0)
     local_block, soma_block = [], []
     for n in n_values:
         lo, so, _ = measure(run(np.arange(n_max) < n))
         local_block.append(lo), soma_block.append(so)
-    for row, w in zip(group.netcons, saved):
-        row[nmda].weight[0] = w
+    cell.set_synapse_weights(group, "nmda", saved)
     cell.close()
     expected = np.cumsum(unitary)[n_values - 1]
     return {
@@ -232,20 +230,30 @@ def nmda_spike_features(sweep: dict) -> dict:
     """All-or-none NMDA spike (Schiller et al. 2000, recorded at the soma): the somatic
     response per added synapse jumps at a threshold count (the largest per-synapse increment
     >= 3x the median increment and >= 0.5 mV per synapse); somatic amplitude and half-width
-    at the first count above threshold; NMDA block abolishes it (somatic response at that
-    count < 50 % of control)."""
+    at the first count above threshold; NMDA block abolishes it (the blocked sweep has no
+    such jump anywhere, and its somatic response at the threshold count is < 50 % of
+    control)."""
     n, soma = sweep["n_synapses"].astype(float), sweep["soma_mV"]
-    per_synapse = np.diff(soma) / np.diff(n)
-    k = int(np.argmax(per_synapse))
-    jump = bool(per_synapse[k] >= 3 * max(np.median(per_synapse), 1e-6) and per_synapse[k] >= 0.5)
+    jump, k = _all_or_none_jump(n, soma)
+    blocked_jump, _ = _all_or_none_jump(n, sweep["soma_nmda_block_mV"])
     above = k + 1
+    abolished = (not blocked_jump) and sweep["soma_nmda_block_mV"][above] < 0.5 * soma[above]
     return {
         "nmda_spike_all_or_none": float(jump),
         "nmda_threshold_synapses": int(sweep["n_synapses"][above]),
         "nmda_spike_soma_amplitude_mV": float(soma[above]),
         "nmda_spike_soma_half_width_ms": float(sweep["soma_half_width_ms"][above]),
-        "nmda_spike_abolished_by_nmda_block": float(sweep["soma_nmda_block_mV"][above] < 0.5 * soma[above]),
+        "nmda_spike_abolished_by_nmda_block": float(abolished),
     }
+
+
+def _all_or_none_jump(n: np.ndarray, response: np.ndarray) -> tuple[bool, int]:
+    """Whether the response per added synapse jumps (largest increment >= 3x the median
+    increment and >= 0.5 mV per synapse), and the index of that increment."""
+    per_synapse = np.diff(response) / np.diff(n)
+    k = int(np.argmax(per_synapse))
+    jump = bool(per_synapse[k] >= 3 * max(np.median(per_synapse), 1e-6) and per_synapse[k] >= 0.5)
+    return jump, k
 
 
 def sigmoid_features(sweep: dict) -> dict:

@@ -1,0 +1,163 @@
+"""Characterize a detailed cell: protocols -> simulation tasks -> one netCDF file.
+
+    from bridge.characterize import characterize, Settings
+    characterize("l5pc", "l5pc.nc", protocols=["integration"], settings=Settings(branches=2))
+    from bridge.schema import open_characterization
+    groups = open_characterization("l5pc.nc")          # {"integration": xarray.Dataset}
+
+Layout: `protocols` plans tasks from the morphology (seeded) and assembles their results
+into the ``bridge.characterization`` groups (`bridge.schema`); `tasks` runs one task
+(a pure function of its description) through the cell's public simulation interface;
+`runner` executes tasks in a local process pool or on a Dask cluster; `store` keeps one
+checkpoint file per finished task, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import time
+
+from bridge.characterize.protocols import (CONDITIONS, DEFAULT_BRANCHES, PLACEMENTS, PROTOCOLS, Context,
+                                           Settings, default_protocols)
+from cells.errors import InputError
+
+__all__ = ["CONDITIONS", "DEFAULT_BRANCHES", "PLACEMENTS", "PROTOCOLS", "Settings", "characterize",
+           "parse_protocols", "prepare"]
+
+
+def _version(dist: str) -> str:
+    from importlib import metadata
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def parse_protocols(spec, cell: str) -> tuple[str, ...]:
+    if spec is None or spec == "all" or spec == ["all"]:
+        return default_protocols(cell)
+    names = [p.strip() for p in (spec.split(",") if isinstance(spec, str) else spec) if p.strip()]
+    if "all" in names:
+        return default_protocols(cell)
+    unknown = [p for p in names if p not in PROTOCOLS]
+    if unknown or not names:
+        raise InputError(f"unknown protocol(s) {', '.join(unknown) or '(none given)'}: choose from "
+                         f"{', '.join(PROTOCOLS)} or all")
+    return tuple(p for p in PROTOCOLS if p in names)      # canonical order
+
+
+def _check_settings(s: Settings) -> None:
+    if s.n_synapses < 1:
+        raise InputError(f"--synapses must be >= 1, got {s.n_synapses}")
+    if s.n_patterns < 2:
+        raise InputError(f"--patterns must be >= 2, got {s.n_patterns}")
+    bad = [c for c in s.conditions if c not in CONDITIONS]
+    if bad or not s.conditions:
+        raise InputError(f"unknown condition(s) {', '.join(bad) or '(none given)'}: choose from {', '.join(CONDITIONS)}")
+    bad = [p for p in s.placements if p not in PLACEMENTS]
+    if bad or not s.placements:
+        raise InputError(f"unknown placement(s) {', '.join(bad) or '(none given)'}: choose from {', '.join(PLACEMENTS)}")
+
+
+def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="all",
+            settings: Settings | None = None, dt_ms: float = 0.025):
+    """Check the inputs and plan the run: returns (Context, tasks). No simulation, no files."""
+    from bridge.characterize.protocols import plan
+    from bridge.characterize.tasks import RunConfig
+    from cells import SIMULATORS, get_recipe, load_morphology
+
+    recipe = get_recipe(cell)                         # InputError for an unknown cell
+    if simulator not in ("neuron", "brian2"):
+        raise InputError(f"unknown simulator {simulator!r}: choose neuron or brian2")
+    if simulator not in SIMULATORS:
+        raise InputError(f"simulator {simulator!r} is not available in this installation "
+                         f"(available: {', '.join(SIMULATORS)})")
+    if not dt_ms > 0:
+        raise InputError(f"--dt must be > 0, got {dt_ms}")
+    settings = settings or Settings()
+    _check_settings(settings)
+    protos = parse_protocols(protocols, cell)
+    if morphology is not None:
+        morphology = os.path.abspath(os.fspath(morphology))
+        if not os.path.isfile(morphology):
+            raise InputError(f"{morphology}: no such morphology file")
+    try:
+        morph = load_morphology(cell, morphology)
+    except ValueError as err:       # SWC errors: "file:line: problem"
+        raise InputError(str(err)) from None
+    from cells.mechanisms import mechanism_key
+
+    config = RunConfig(cell=cell, morphology=morphology, morphology_sha256=morph.sha256,
+                       recipe_sha256=recipe.sha256(), simulator=simulator, dt_ms=float(dt_ms),
+                       seed=int(settings.seed), mechanisms_key=mechanism_key())
+    ctx = Context(config=config, morphology=morph, recipe=recipe, settings=settings, protocols=protos)
+    return ctx, plan(ctx)
+
+
+def provenance(ctx: Context) -> dict:
+    c = ctx.config
+    return {
+        "project_version": _version("dendritic-bridge"),
+        "simulator": c.simulator,
+        "simulator_version": _version("neuron" if c.simulator == "neuron" else c.simulator),
+        "cell": c.cell,
+        "morphology_source": "builtin" if c.morphology is None else c.morphology,
+        "morphology_sha256": c.morphology_sha256,
+        "recipe_sha256": c.recipe_sha256,
+        "mechanisms_key": c.mechanisms_key,     # hash of the .mod files (+ NEURON version, machine)
+        "seed": int(c.seed),
+        "dt_ms": float(c.dt_ms),
+        "temperature_C": float(ctx.recipe.temperature_C),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def characterize(cell: str, output, morphology=None, simulator: str = "neuron", protocols="all",
+                 settings: Settings | None = None, dt_ms: float = 0.025, workers: int | None = None,
+                 scheduler: str | None = None, progress: bool = True, say=None) -> dict:
+    """Run the protocols and write `output` (netCDF, one group per protocol).
+
+    Resumes from ``output + ".parts"`` when an earlier run of the same command was
+    interrupted. Returns a summary: tasks, simulations, computed tasks, seconds.
+    """
+    from bridge.characterize.protocols import assemble
+    from bridge.characterize.runner import connect, execute
+    from bridge.characterize.store import PartStore
+    from bridge.schema import write_characterization
+
+    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    output = os.fspath(output)
+    if os.path.exists(output):
+        raise InputError(f"{output} already exists; remove it or choose another -o")
+    if os.path.isdir(os.path.dirname(os.path.abspath(output))) is False and \
+            os.path.exists(os.path.dirname(os.path.abspath(output))):
+        raise InputError(f"{os.path.dirname(output)} is not a folder")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    t_start = time.perf_counter()
+    ctx, tasks = prepare(cell, morphology, simulator, protocols, settings, dt_ms)
+    client = connect(scheduler) if scheduler else None
+    try:
+        store = PartStore.for_output(output)
+        store.create({**ctx.config.as_dict(), "protocols": list(ctx.protocols)})
+        n_sims = sum(t.n_sims for t in tasks)
+        where = f"Dask scheduler {scheduler}" if client else f"{workers or os.cpu_count()} local worker(s)"
+        say(f"characterize {cell} ({ctx.config.simulator}): {', '.join(ctx.protocols)}; "
+            f"{len(tasks)} tasks, {n_sims} simulations on {where}")
+        before = set(store.keys())
+        results = execute(ctx.config, tasks, store, workers=workers, client=client, progress=progress, say=say)
+    finally:
+        if client is not None:
+            client.close()
+    groups = assemble(ctx, results)
+    attrs = provenance(ctx)
+    write_characterization(groups, attrs, output)
+    store.remove()
+    keys = {t.key(ctx.config) for t in tasks}
+    seconds = time.perf_counter() - t_start
+    summary = {"tasks": len(tasks), "simulations": n_sims, "resumed_tasks": len(before & keys),
+               "seconds": seconds, "output": output}
+    say(f"wrote {output}: {n_sims} simulations ({len(tasks)} tasks, {len(before & keys)} resumed) "
+        f"in {seconds:.0f} s")
+    return summary

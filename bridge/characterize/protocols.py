@@ -1,0 +1,684 @@
+"""Characterization protocols: plan tasks from the morphology, assemble results into datasets.
+
+Each protocol has a ``plan_<name>(ctx)`` that returns the list of :class:`Task` it needs
+and an ``assemble_<name>(ctx, results)`` that turns their results (task -> dict of arrays)
+into the protocol's xarray group of the ``bridge.characterization`` schema
+(`bridge.schema`). Planning needs only the morphology and the recipe (no simulator); every
+random choice comes from ``rng(seed, protocol, ...)``, so the plan, and therefore the data,
+does not depend on the number of workers or the order in which tasks finish.
+
+Protocols
+    passive      somatic step (input resistance, tau, sag); per site: EPSP of one synapse
+                 locally and at the soma, steady-state transfer of a current step to the soma
+    integration  per branch, N synapses clustered (within `cluster_span_um`) or distributed
+                 over the dendritic tree; n = 1..N fire near-synchronously (within
+                 `jitter_ms`); unitary responses of the same synapses give the expected sum;
+                 conditions control, NMDA block (NMDA weight 0, APV) and dendritic Na block
+                 (Na channel densities 0 in basal, trunk, oblique and tuft branches, TTX)
+    timing       the N clustered synapses fire in sequence at growing intervals
+    bap          somatic pulse, backpropagating AP at the midpoint of every dendritic branch
+    bac          BAC firing (Larkum et al. 1999): somatic pulse, dendritic EPSP-shaped
+                 current in the Ca hot zone, both
+    fi           somatic current steps
+    patterns     random drive patterns over a set of basal/oblique branches (Poirazi, Brannon
+                 & Mel 2003): a total T of active synapses spread over k branches, from
+                 concentrated (k = 1) to dispersed (k = all); see `_patterns_layout`
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from bridge.characterize.tasks import DENDRITIC_TYPES, RunConfig, Task, sodium_mechanisms
+from cells.errors import InputError
+
+PROTOCOLS = ("passive", "integration", "timing", "bap", "bac", "fi", "patterns")
+CONDITIONS = ("control", "nmda_block", "na_block")
+PLACEMENTS = ("clustered", "distributed")
+DEFAULT_BRANCHES = 3
+T0_MS = 5.0                  # stimuli start here; the cell is at rest from t = 0 (NeuronCell.run)
+
+# per-cell stimulus defaults (current steps and the bAP pulse)
+FI_CURRENTS_NA = {"l5pc": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4),
+                  "ca1": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
+BAP_PULSE = {"l5pc": (1.9, 5.0),    # Hay et al. 2011
+             "ca1": (2.0, 2.0)}     # cells.validation.protocols.bap_ca1
+
+
+@dataclass
+class Settings:
+    """Protocol parameters (defaults are those of `bridge characterize`)."""
+    seed: int = 0
+    branches: object = DEFAULT_BRANCHES     # int N (seeded, stratified sample), "all", or tuple of ids
+    # integration / timing
+    n_synapses: int = 30
+    cluster_span_um: float = 30.0
+    jitter_ms: float = 1.0
+    window_ms: float = 40.0
+    conditions: tuple = CONDITIONS
+    placements: tuple = PLACEMENTS
+    traces: bool = False
+    intervals_ms: tuple = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+    # passive
+    passive_step_nA: float = -0.1
+    passive_step_ms: float = 400.0
+    site_step_nA: float = -0.05
+    site_step_ms: float = 200.0
+    passive_path_spacing_um: float = 200.0
+    passive_sites_per_type: int = 2
+    # fi
+    fi_currents_nA: tuple | None = None     # None: per-cell default
+    fi_step_ms: float = 500.0
+    # bac
+    bac_window_ms: float = 150.0
+    # patterns
+    n_patterns: int = 1000
+    pattern_branches: int = 12
+    pattern_synapses: int = 20              # maximum active synapses per branch
+    pattern_total_max: int = 80             # total active synapses T ~ uniform 1..pattern_total_max
+    pattern_jitter_ms: float = 2.0
+    pattern_window_ms: float = 30.0
+    pattern_max_distance_um: float = 300.0
+    pattern_batch: int = 20
+    test_fraction: float = 0.2
+
+
+def rng(seed: int, *names) -> np.random.Generator:
+    """A generator seeded by (seed, names...): independent streams per protocol and item."""
+    words = [int(seed)]
+    for n in names:
+        words.append(int.from_bytes(hashlib.sha256(str(n).encode()).digest()[:4], "little"))
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+@dataclass
+class Context:
+    config: RunConfig
+    morphology: object
+    recipe: object
+    settings: Settings
+    protocols: tuple
+    cache: dict = field(default_factory=dict)
+
+    def distance(self, branch_id: int, x: float) -> float:
+        return float(self.morphology.branches[branch_id].path_distance_at(float(x)))
+
+    def btype(self, branch_id: int) -> str:
+        return self.morphology.branches[branch_id].type
+
+
+# =============================================================================== sites
+def dendritic_branches(morph) -> list:
+    return [b for b in morph.branches if b.type in DENDRITIC_TYPES]
+
+
+def select_branches(morph, spec, seed: int) -> list[int]:
+    """Branch ids for integration/timing: "all" dendritic branches, explicit ids, or N
+    chosen round-robin over basal, oblique, tuft (then trunk), seeded, preferring terminal
+    branches long enough for a cluster (>= 20 um; thin terminal branches are where
+    Polsky et al. 2004 and Losonczy & Magee 2006 recorded), then other long ones."""
+    dend = dendritic_branches(morph)
+    if spec == "all":
+        return [b.id for b in dend]
+    if isinstance(spec, (tuple, list)):
+        ids = [int(i) for i in spec]
+        ok = {b.id for b in dend}
+        bad = [i for i in ids if i not in ok]
+        if bad:
+            raise InputError(f"--branches: {', '.join(map(str, bad))} not dendritic branch id(s) of "
+                             f"{morph.name} (dendritic ids {min(ok)}..{max(ok)})")
+        return list(dict.fromkeys(ids))
+    n = int(spec)
+    if n < 1:
+        raise InputError(f"--branches must be >= 1, 'all' or a list of ids, got {n}")
+    if n > len(dend):
+        raise InputError(f"--branches {n}: {morph.name} has only {len(dend)} dendritic branches")
+    pools = []
+    for t in ("basal", "oblique", "tuft", "trunk"):
+        bs = [b for b in dend if b.type == t]
+        terminal = [b.id for b in bs if b.length_um >= 20.0 and not morph.children(b.id)]
+        inner = [b.id for b in bs if b.length_um >= 20.0 and morph.children(b.id)]
+        short = [b.id for b in bs if b.length_um < 20.0]
+        r = rng(seed, "branches", t)
+        pools.append(list(r.permutation(terminal)) + list(r.permutation(inner)) + list(r.permutation(short)))
+    chosen = []
+    main, trunk = pools[:3], pools[3]
+    while len(chosen) < n and any(main):
+        for pool in main:
+            if pool and len(chosen) < n:
+                chosen.append(int(pool.pop(0)))
+    while len(chosen) < n and trunk:
+        chosen.append(int(trunk.pop(0)))
+    return chosen
+
+
+def centre_out_order(n: int) -> np.ndarray:
+    """0..n-1 reordered so that every prefix is spread over the whole cluster."""
+    from cells.validation.protocols import _centre_out_order
+    return _centre_out_order(n)
+
+
+def clustered_sites(morph, branch_id: int, n: int, span_um: float):
+    """n positions within span_um on a branch (cells.validation.sites rule), centre-out
+    order; returns (sites [(branch, x)], recording x at the cluster centre)."""
+    from cells.validation.sites import cluster_positions
+
+    pos = cluster_positions(morph, branch_id, n, span_um)
+    centre = float(np.median(pos))
+    return [(branch_id, float(x)) for x in pos[centre_out_order(n)]], centre
+
+
+def distributed_sites(morph, n: int, r: np.random.Generator):
+    """n sites drawn uniformly by length over the dendritic tree."""
+    dend = dendritic_branches(morph)
+    lengths = np.array([b.length_um for b in dend])
+    idx = r.choice(len(dend), size=n, p=lengths / lengths.sum())
+    xs = r.uniform(0.05, 0.95, size=n)
+    return [(int(dend[i].id), float(round(x, 6))) for i, x in zip(idx, xs)]
+
+
+# =============================================================================== integration
+def _integration_layout(ctx: Context) -> dict:
+    if "integration" in ctx.cache:
+        return ctx.cache["integration"]
+    s, morph = ctx.settings, ctx.morphology
+    branches = select_branches(morph, s.branches, s.seed)
+    layout = {"branches": branches, "rec_x": {}, "sites": {}, "times": {}}
+    for b in branches:
+        csites, centre = clustered_sites(morph, b, s.n_synapses, s.cluster_span_um)
+        layout["rec_x"][b] = centre
+        layout["sites"][(b, "clustered")] = csites
+        layout["sites"][(b, "distributed")] = distributed_sites(
+            morph, s.n_synapses, rng(s.seed, "integration", "distributed", b))
+        for placement in PLACEMENTS:
+            jit = rng(s.seed, "integration", "jitter", b, placement).uniform(0.0, s.jitter_ms, s.n_synapses)
+            layout["times"][(b, placement)] = [float(round(T0_MS + j, 6)) for j in jit]
+    ctx.cache["integration"] = layout
+    return layout
+
+
+def _syn_task(ctx, kind, b, placement, condition) -> Task:
+    s, lay = ctx.settings, _integration_layout(ctx)
+    n = s.n_synapses
+    common = dict(rec_branch=b, rec_x=lay["rec_x"][b], sites=lay["sites"][(b, placement)],
+                  times_ms=lay["times"][(b, placement)], condition=condition,
+                  t0_ms=T0_MS, window_ms=s.window_ms)
+    if kind == "unitary":
+        return Task.make("integration", "unitary", n, n * (T0_MS + s.window_ms), **common)
+    extra = {"traces": True} if s.traces else {}
+    return Task.make("integration", "cumulative", n, n * (T0_MS + s.window_ms),
+                     n_values=list(range(1, n + 1)), **common, **extra)
+
+
+def plan_integration(ctx: Context) -> list[Task]:
+    s = ctx.settings
+    tasks = []
+    for b in _integration_layout(ctx)["branches"]:
+        for placement in s.placements:
+            for condition in s.conditions:
+                tasks.append(_syn_task(ctx, "unitary", b, placement, condition))
+                tasks.append(_syn_task(ctx, "cumulative", b, placement, condition))
+    return tasks
+
+
+def _branch_coords(ctx, branches, rec_x):
+    return {
+        "branch": ("branch", np.asarray(branches, np.int64)),
+        "branch_type": ("branch", np.array([ctx.btype(b) for b in branches], dtype=object)),
+        "path_distance_um": ("branch", np.array([ctx.distance(b, rec_x[b]) for b in branches]),
+                             {"units": "um"}),
+        "site_x": ("branch", np.array([rec_x[b] for b in branches]), {"units": "1"}),
+    }
+
+
+def assemble_integration(ctx: Context, results) -> xr.Dataset:
+    s, lay = ctx.settings, _integration_layout(ctx)
+    B, P, C, N = lay["branches"], list(s.placements), list(s.conditions), s.n_synapses
+    shape = (len(B), len(P), len(C), N)
+    meas_l, meas_s, exp_l, exp_s = (np.empty(shape) for _ in range(4))
+    uni_l, uni_s = np.empty(shape), np.empty(shape)
+    spikes = np.zeros(shape, np.int64)
+    syn_b = np.zeros((len(B), len(P), N), np.int64)
+    syn_x, syn_d, syn_t = (np.empty((len(B), len(P), N)) for _ in range(3))
+    traces = None
+    for i, b in enumerate(B):
+        for j, pl in enumerate(P):
+            sites = lay["sites"][(b, pl)]
+            syn_b[i, j] = [sb for sb, _ in sites]
+            syn_x[i, j] = [sx for _, sx in sites]
+            syn_d[i, j] = [ctx.distance(sb, sx) for sb, sx in sites]
+            syn_t[i, j] = lay["times"][(b, pl)]
+            for k, c in enumerate(C):
+                u = results[_syn_task(ctx, "unitary", b, pl, c)]
+                m = results[_syn_task(ctx, "cumulative", b, pl, c)]
+                uni_l[i, j, k], uni_s[i, j, k] = u["local"], u["soma"]
+                exp_l[i, j, k], exp_s[i, j, k] = np.cumsum(u["local"]), np.cumsum(u["soma"])
+                meas_l[i, j, k], meas_s[i, j, k], spikes[i, j, k] = m["local"], m["soma"], m["spikes"]
+                if s.traces:
+                    if traces is None:
+                        nt = m["trace_local"].shape[1]
+                        traces = (np.empty(shape + (nt,), np.float32), np.empty(shape + (nt,), np.float32),
+                                  m["t_ms"])
+                    traces[0][i, j, k], traces[1][i, j, k] = m["trace_local"], m["trace_soma"]
+    dims = ("branch", "placement", "condition", "n_synapses")
+    udims = ("branch", "placement", "condition", "synapse")
+    sdims = ("branch", "placement", "synapse")
+    data = {
+        "measured_local_mV": (dims, meas_l, {"units": "mV", "long_name": "peak depolarisation at the branch site, first n synapses together"}),
+        "measured_soma_mV": (dims, meas_s, {"units": "mV", "long_name": "peak somatic depolarisation, first n synapses together"}),
+        "expected_local_mV": (dims, exp_l, {"units": "mV", "long_name": "arithmetic sum of the unitary local peaks of the first n synapses"}),
+        "expected_soma_mV": (dims, exp_s, {"units": "mV", "long_name": "arithmetic sum of the unitary somatic peaks of the first n synapses"}),
+        "unitary_local_mV": (udims, uni_l, {"units": "mV", "long_name": "local peak of each synapse alone"}),
+        "unitary_soma_mV": (udims, uni_s, {"units": "mV", "long_name": "somatic peak of each synapse alone"}),
+        "soma_spikes": (dims, spikes, {"units": "1", "long_name": "somatic action potentials (upward crossings of -20 mV)"}),
+        "synapse_branch": (sdims, syn_b, {"units": "1", "long_name": "branch id of each synapse"}),
+        "synapse_x": (sdims, syn_x, {"units": "1", "long_name": "position of each synapse on its branch"}),
+        "synapse_path_distance_um": (sdims, syn_d, {"units": "um"}),
+        "synapse_time_ms": (sdims, syn_t, {"units": "ms", "long_name": "activation time of each synapse"}),
+    }
+    coords = {**_branch_coords(ctx, B, lay["rec_x"]),
+              "placement": ("placement", np.array(P, dtype=object)),
+              "condition": ("condition", np.array(C, dtype=object)),
+              "n_synapses": ("n_synapses", np.arange(1, N + 1, dtype=np.int64)),
+              "synapse": ("synapse", np.arange(N, dtype=np.int64))}
+    if traces is not None:
+        data["trace_local_mV"] = (dims + ("time_ms",), traces[0], {"units": "mV"})
+        data["trace_soma_mV"] = (dims + ("time_ms",), traces[1], {"units": "mV"})
+        coords["time_ms"] = ("time_ms", traces[2], {"units": "ms"})
+    na = sodium_mechanisms(ctx.recipe)
+    attrs = _params(s, "n_synapses", "cluster_span_um", "jitter_ms", "window_ms", "branches")
+    attrs.update({
+        "param_t0_ms": T0_MS,
+        "condition_control": "all synapses AMPA + NMDA at the recipe's weights",
+        "condition_nmda_block": "NMDA weight 0 at every activated synapse (APV)",
+        "condition_na_block": (f"gbar of {', '.join(na) or 'no Na channel'} set to 0 in "
+                               f"{', '.join(DENDRITIC_TYPES)} branches (dendritic TTX)"),
+        "placement_clustered": f"N positions evenly within {s.cluster_span_um:g} um around x=0.6 of the branch, "
+                               "activated centre-out (every prefix spans the cluster)",
+        "placement_distributed": "N sites drawn uniformly by length over all dendritic branches (seeded); "
+                                 "voltage still recorded at the branch site",
+        "measure": "peak depolarisation above the voltage at stimulus onset, within the window",
+    })
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+# =============================================================================== timing
+def _timing_task(ctx, b) -> Task:
+    s, lay = ctx.settings, _integration_layout(ctx)
+    n = s.n_synapses
+    sim_ms = sum(T0_MS + (n - 1) * iv + s.window_ms for iv in s.intervals_ms)
+    return Task.make("timing", "timing", len(s.intervals_ms), sim_ms, rec_branch=b, rec_x=lay["rec_x"][b],
+                     sites=lay["sites"][(b, "clustered")], condition="control",
+                     intervals_ms=list(s.intervals_ms), t0_ms=T0_MS, window_ms=s.window_ms)
+
+
+def plan_timing(ctx: Context) -> list[Task]:
+    tasks = []
+    for b in _integration_layout(ctx)["branches"]:
+        tasks.append(_timing_task(ctx, b))
+        # the expected sum uses the clustered control unitary peaks: the very same task
+        # as integration's, so a run with both computes it once
+        tasks.append(_syn_task(ctx, "unitary", b, "clustered", "control"))
+    return tasks
+
+
+def assemble_timing(ctx: Context, results) -> xr.Dataset:
+    s, lay = ctx.settings, _integration_layout(ctx)
+    B = lay["branches"]
+    ml = np.array([results[_timing_task(ctx, b)]["local"] for b in B])
+    ms = np.array([results[_timing_task(ctx, b)]["soma"] for b in B])
+    uni = [results[_syn_task(ctx, "unitary", b, "clustered", "control")] for b in B]
+    data = {
+        "measured_local_mV": (("branch", "interval_ms"), ml, {"units": "mV"}),
+        "measured_soma_mV": (("branch", "interval_ms"), ms, {"units": "mV"}),
+        "expected_local_mV": (("branch",), np.array([u["local"].sum() for u in uni]), {"units": "mV"}),
+        "expected_soma_mV": (("branch",), np.array([u["soma"].sum() for u in uni]), {"units": "mV"}),
+    }
+    coords = {**_branch_coords(ctx, B, lay["rec_x"]),
+              "interval_ms": ("interval_ms", np.asarray(s.intervals_ms, float), {"units": "ms"})}
+    attrs = _params(s, "n_synapses", "cluster_span_um", "window_ms", "intervals_ms", "branches")
+    attrs.update({"param_t0_ms": T0_MS, "param_placement": "clustered", "param_condition": "control",
+                  "description": "synapse i (integration's clustered order) fires at t0 + i * interval; "
+                                 "expected = sum of the N unitary peaks (integration, clustered, control)"})
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+# =============================================================================== passive
+def _passive_sites(ctx) -> list[tuple[int, float]]:
+    if "passive" in ctx.cache:
+        return ctx.cache["passive"]
+    from cells.validation.sites import apical_path, site_at_distance
+
+    s, morph = ctx.settings, ctx.morphology
+    sites = []
+    path = apical_path(morph)
+    if path:
+        reach = morph.branches[path[-1]].path_distance_at(1.0)
+        for d in np.arange(s.passive_path_spacing_um / 2, reach, s.passive_path_spacing_um):
+            b, x = site_at_distance(morph, path, float(d))
+            sites.append((int(b), float(round(x, 6))))
+    for t in ("basal", "oblique", "tuft"):
+        bs = [b.id for b in morph.of_type(t) if not morph.children(b.id)]
+        r = rng(s.seed, "passive", t)
+        for b in sorted(r.permutation(bs)[: s.passive_sites_per_type].tolist()):
+            sites.append((int(b), 0.5))
+    sites = sorted(dict.fromkeys(sites), key=lambda bx: (ctx.distance(*bx), bx[0]))
+    ctx.cache["passive"] = sites
+    return sites
+
+
+def _passive_tasks(ctx):
+    s = ctx.settings
+    soma = Task.make("passive", "passive_soma", 1, T0_MS + s.passive_step_ms + 20.0,
+                     amp_nA=s.passive_step_nA, dur_ms=s.passive_step_ms, t0_ms=T0_MS)
+    sites = [Task.make("passive", "passive_site", 2, 2 * T0_MS + s.window_ms + s.site_step_ms,
+                       site_branch=b, site_x=x, t0_ms=T0_MS, window_ms=s.window_ms,
+                       step_nA=s.site_step_nA, step_ms=s.site_step_ms)
+             for b, x in _passive_sites(ctx)]
+    return soma, sites
+
+
+def plan_passive(ctx: Context) -> list[Task]:
+    soma, sites = _passive_tasks(ctx)
+    return [soma] + sites
+
+
+def _site_coords(ctx, sites):
+    return {
+        "site_branch": ("site", np.array([b for b, _ in sites], np.int64)),
+        "site_x": ("site", np.array([x for _, x in sites]), {"units": "1"}),
+        "branch_type": ("site", np.array([ctx.btype(b) for b, _ in sites], dtype=object)),
+        "path_distance_um": ("site", np.array([ctx.distance(b, x) for b, x in sites]), {"units": "um"}),
+    }
+
+
+def assemble_passive(ctx: Context, results) -> xr.Dataset:
+    s = ctx.settings
+    soma_task, site_tasks = _passive_tasks(ctx)
+    r0 = results[soma_task]
+    rs = [results[t] for t in site_tasks]
+    el = np.array([float(r["epsp_local_mV"]) for r in rs])
+    es = np.array([float(r["epsp_soma_mV"]) for r in rs])
+    ss = np.array([float(r["ss_soma_mV"]) / float(r["ss_site_mV"]) for r in rs])
+    data = {
+        "rest_mV": ((), float(r0["rest_mV"]), {"units": "mV"}),
+        "input_resistance_MOhm": ((), float(r0["input_resistance_MOhm"]), {"units": "MOhm"}),
+        "membrane_tau_ms": ((), float(r0["membrane_tau_ms"]), {"units": "ms"}),
+        "sag_ratio": ((), float(r0["sag_ratio"]), {"units": "1",
+                      "long_name": "(V_ss - V_min) / (V_rest - V_min) of the somatic step"}),
+        "ss_attenuation": (("site",), ss, {"units": "1", "long_name": "steady-state V_soma / V_site, current step at the site"}),
+        "epsp_local_mV": (("site",), el, {"units": "mV"}),
+        "epsp_soma_mV": (("site",), es, {"units": "mV"}),
+        "epsp_attenuation": (("site",), es / el, {"units": "1", "long_name": "epsp_soma_mV / epsp_local_mV"}),
+    }
+    attrs = _params(s, "passive_step_nA", "passive_step_ms", "site_step_nA", "site_step_ms",
+                    "passive_path_spacing_um", "passive_sites_per_type", "window_ms")
+    attrs.update({"param_t0_ms": T0_MS, "param_epsp_synapse": "one AMPA + NMDA synapse (recipe weights)",
+                  "sites": "main apical path every spacing um, plus terminal basal/oblique/tuft branch midpoints"})
+    return xr.Dataset(data, coords=_site_coords(ctx, _passive_sites(ctx)), attrs=attrs)
+
+
+# =============================================================================== bAP
+def _bap_sites(ctx):
+    return [(0, 0.5)] + [(b.id, 0.5) for b in dendritic_branches(ctx.morphology)]
+
+
+def _bap_task(ctx) -> Task:
+    amp, dur = BAP_PULSE.get(ctx.config.cell, BAP_PULSE["l5pc"])
+    return Task.make("bap", "bap", 1, T0_MS + 60.0, sites=_bap_sites(ctx), amp_nA=amp, dur_ms=dur,
+                     t0_ms=T0_MS, window_ms=60.0)
+
+
+def plan_bap(ctx: Context) -> list[Task]:
+    return [_bap_task(ctx)]
+
+
+def assemble_bap(ctx: Context, results) -> xr.Dataset:
+    task = _bap_task(ctx)
+    r = results[task]
+    delay = r["t_peak_ms"] - r["t_peak_ms"][0]
+    data = {"bap_amplitude_mV": (("site",), r["amplitude_mV"], {"units": "mV", "long_name": "peak above the pre-pulse voltage"}),
+            "bap_delay_ms": (("site",), delay, {"units": "ms", "long_name": "time of peak minus that at the soma"})}
+    p = task.p
+    attrs = {"param_amp_nA": p["amp_nA"], "param_dur_ms": p["dur_ms"], "param_t0_ms": T0_MS,
+             "param_window_ms": p["window_ms"], "sites": "soma, then the midpoint of every dendritic branch"}
+    return xr.Dataset(data, coords=_site_coords(ctx, _bap_sites(ctx)), attrs=attrs)
+
+
+# =============================================================================== BAC
+BAC_STIMULI = ("soma", "dendrite", "both")
+
+
+def _bac_tasks(ctx):
+    from cells.validation import protocols as VP
+    from cells.validation.sites import apical_path, site_at_distance
+
+    morph = ctx.morphology
+    path = apical_path(morph)
+    if not path:
+        raise InputError(f"bac: {morph.name} has no apical tree")
+    b, x = site_at_distance(morph, path, VP.BAC_DEND_UM)
+    w = ctx.settings.bac_window_ms
+    return [Task.make("bac", "bac", 1, 10.0 + w, soma_on=name in ("soma", "both"),
+                      dend_on=name in ("dendrite", "both"), dend_branch=int(b), dend_x=float(round(x, 6)),
+                      soma_nA=1.9, soma_ms=5.0, dend_delay_ms=VP.BAC_DELAY_MS, dend_nA=VP.BAC_EPSC["amp_nA"],
+                      dend_rise_ms=VP.BAC_EPSC["tau_rise_ms"], dend_decay_ms=VP.BAC_EPSC["tau_decay_ms"],
+                      t0_ms=10.0, window_ms=w)
+            for name in BAC_STIMULI]
+
+
+def plan_bac(ctx: Context) -> list[Task]:
+    return _bac_tasks(ctx)
+
+
+def assemble_bac(ctx: Context, results) -> xr.Dataset:
+    tasks = _bac_tasks(ctx)
+    rs = [results[t] for t in tasks]
+    p = tasks[0].p
+    data = {"soma_spikes": (("stimulus",), np.array([int(r["soma_spikes"]) for r in rs], np.int64), {"units": "1"}),
+            "dend_peak_mV": (("stimulus",), np.array([float(r["dend_peak_mV"]) for r in rs]),
+                             {"units": "mV", "long_name": "peak dendritic membrane potential"}),
+            "dend_above_minus40_ms": (("stimulus",), np.array([float(r["dend_above_minus40_ms"]) for r in rs]),
+                                      {"units": "ms", "long_name": "time the dendritic voltage spends above -40 mV"})}
+    attrs = {f"param_{k}": v for k, v in p.items() if k not in ("soma_on", "dend_on")}
+    attrs["param_dend_path_distance_um"] = ctx.distance(p["dend_branch"], p["dend_x"])
+    attrs["description"] = ("Larkum et al. 1999 / Hay et al. 2011: somatic pulse (soma_nA, soma_ms), EPSP-shaped "
+                            "dendritic current (dend_nA) dend_delay_ms later at the dendritic site, or both")
+    return xr.Dataset(data, coords={"stimulus": ("stimulus", np.array(BAC_STIMULI, dtype=object))}, attrs=attrs)
+
+
+# =============================================================================== f-I
+def _fi_currents(ctx):
+    s = ctx.settings
+    return tuple(s.fi_currents_nA) if s.fi_currents_nA is not None else FI_CURRENTS_NA.get(ctx.config.cell,
+                                                                                          FI_CURRENTS_NA["l5pc"])
+
+
+def _fi_tasks(ctx):
+    s = ctx.settings
+    return [Task.make("fi", "fi", 1, 10.0 + s.fi_step_ms + 20.0, amp_nA=float(a), dur_ms=s.fi_step_ms, t0_ms=10.0)
+            for a in _fi_currents(ctx)]
+
+
+def plan_fi(ctx: Context) -> list[Task]:
+    return _fi_tasks(ctx)
+
+
+def assemble_fi(ctx: Context, results) -> xr.Dataset:
+    rs = [results[t] for t in _fi_tasks(ctx)]
+    data = {"rate_hz": (("current_nA",), np.array([float(r["rate_hz"]) for r in rs]),
+                        {"units": "Hz", "long_name": "spikes during the step / step duration"}),
+            "n_spikes": (("current_nA",), np.array([int(r["n_spikes"]) for r in rs], np.int64), {"units": "1"}),
+            "first_spike_ms": (("current_nA",), np.array([float(r["first_spike_ms"]) for r in rs]),
+                               {"units": "ms", "long_name": "latency of the first spike from step onset (NaN: none)"})}
+    coords = {"current_nA": ("current_nA", np.asarray(_fi_currents(ctx), float), {"units": "nA"})}
+    return xr.Dataset(data, coords=coords, attrs={"param_fi_step_ms": ctx.settings.fi_step_ms, "param_t0_ms": 10.0})
+
+
+# =============================================================================== patterns
+def draw_pattern(r: np.random.Generator, n_branches: int, cap: int, total_max: int):
+    """One pattern's synapse counts per branch: (counts (n_branches,), T, k).
+
+    T ~ uniform 1..total_max active synapses in all; k target branches, log-uniform on
+    1..n_branches (P(k) proportional to log((k+1)/k), so concentrated patterns are common),
+    raised to ceil(T / cap) when T does not fit on k branches of at most `cap` synapses;
+    the k branches are drawn without replacement and T is distributed over them by a
+    multinomial with equal probabilities; counts above `cap` are moved, one synapse at a
+    time, to a random target branch that still has room (the total stays T, every count
+    stays <= cap; a target branch may end with 0 synapses)."""
+    total_max = int(min(total_max, n_branches * cap))
+    T = int(r.integers(1, total_max + 1))
+    k = int(np.floor(np.exp(r.uniform(0.0, np.log(n_branches + 1)))))
+    k = int(min(n_branches, max(1, k, -(-T // cap))))
+    targets = r.choice(n_branches, size=k, replace=False)
+    c = r.multinomial(T, np.full(k, 1.0 / k))
+    while c.max() > cap:
+        over = np.flatnonzero(c > cap)
+        excess = int(np.sum(c[over] - cap))
+        c[over] = cap
+        for _ in range(excess):
+            room = np.flatnonzero(c < cap)
+            c[room[r.integers(len(room))]] += 1
+    counts = np.zeros(n_branches, np.int64)
+    counts[targets] = c
+    return counts, T, k
+
+
+def _patterns_layout(ctx) -> dict:
+    """The `patterns` drive (Poirazi, Brannon & Mel 2003, Neuron 37:989, who probed a CA1
+    model with patterns differing in how the same amount of input is spread over the
+    branches: concentrated on few or dispersed over many, where a point neuron fails and a
+    two-layer model does not).
+
+    `pattern_branches` terminal basal/oblique branches within `pattern_max_distance_um`
+    (seeded choice) each carry a cluster of `pattern_synapses` synapses. Pattern i, from its
+    own generator rng(seed, "patterns", "pattern", i) (so the data do not depend on the
+    worker count or batching), draws a total T and a number of target branches k and
+    distributes T over k branches (`draw_pattern`); on each branch the first n_active
+    synapses of its cluster (centre-out) fire once at t0 + U(0, pattern_jitter_ms).
+    Patterns with the same T thus differ only in their concentration. The range of T
+    (1..80 by default) spans sub- and suprathreshold somatic responses of the l5pc
+    (dispersed input crossed the somatic spike threshold near T = 35-40 there).
+    Split: a seeded permutation, `test_fraction` of the patterns held out."""
+    if "patterns" in ctx.cache:
+        return ctx.cache["patterns"]
+    s, morph = ctx.settings, ctx.morphology
+    near = [b for b in morph.of_type(("basal", "oblique")) if b.path_distance_at(0.5) <= s.pattern_max_distance_um]
+    cands = [b.id for b in near if not morph.children(b.id) and b.length_um >= 20.0]
+    if len(cands) < s.pattern_branches:
+        cands = [b.id for b in near] or [b.id for b in morph.of_type(("basal", "oblique"))]
+    k = min(s.pattern_branches, len(cands))
+    branches = sorted(int(b) for b in rng(s.seed, "patterns", "branches").choice(cands, size=k, replace=False))
+    sites, rec, table = [], [], {}
+    for b in branches:
+        bs, centre = clustered_sites(morph, b, s.pattern_synapses, s.cluster_span_um)
+        table[b] = list(range(len(sites), len(sites) + len(bs)))
+        sites += bs
+        rec.append((b, centre))
+    cap = min(s.pattern_synapses, min(len(v) for v in table.values()))
+    n_active = np.zeros((s.n_patterns, k), np.int64)
+    total = np.zeros(s.n_patterns, np.int64)
+    targets = np.zeros(s.n_patterns, np.int64)
+    active, times = [], []
+    for i in range(s.n_patterns):
+        r = rng(s.seed, "patterns", "pattern", i)
+        n_active[i], total[i], targets[i] = draw_pattern(r, k, cap, s.pattern_total_max)
+        act = [table[b][j] for bi, b in enumerate(branches) for j in range(n_active[i, bi])]
+        active.append(act)
+        times.append([float(round(T0_MS + t, 6)) for t in r.uniform(0.0, s.pattern_jitter_ms, len(act))])
+    perm = rng(s.seed, "patterns", "split").permutation(s.n_patterns)
+    split = np.full(s.n_patterns, "train", dtype=object)
+    split[perm[: int(round(s.test_fraction * s.n_patterns))]] = "test"
+    lay = {"branches": branches, "sites": sites, "rec": rec, "n_active": n_active, "total": total,
+           "targets": targets, "active": active, "times": times, "split": split}
+    ctx.cache["patterns"] = lay
+    return lay
+
+
+def _pattern_tasks(ctx):
+    s, lay = ctx.settings, _patterns_layout(ctx)
+    tasks = []
+    for start in range(0, s.n_patterns, s.pattern_batch):
+        sl = slice(start, min(start + s.pattern_batch, s.n_patterns))
+        n = sl.stop - sl.start
+        tasks.append(Task.make("patterns", "patterns", n, n * (T0_MS + s.pattern_window_ms),
+                               first=start, sites=lay["sites"], rec_sites=lay["rec"], active=lay["active"][sl],
+                               times_ms=lay["times"][sl], t0_ms=T0_MS, window_ms=s.pattern_window_ms))
+    return tasks
+
+
+def plan_patterns(ctx: Context) -> list[Task]:
+    return _pattern_tasks(ctx)
+
+
+def assemble_patterns(ctx: Context, results) -> xr.Dataset:
+    s, lay = ctx.settings, _patterns_layout(ctx)
+    rs = [results[t] for t in _pattern_tasks(ctx)]
+    soma = np.concatenate([r["soma_peak_mV"] for r in rs])
+    spikes = np.concatenate([r["soma_spikes"] for r in rs]).astype(np.int64)
+    local = np.concatenate([r["local_peak_mV"] for r in rs])
+    B = lay["branches"]
+    rec_x = dict(lay["rec"])
+    data = {
+        "n_active": (("pattern", "branch"), lay["n_active"], {"units": "1", "long_name": "active synapses on the branch"}),
+        "soma_peak_mV": (("pattern",), soma, {"units": "mV", "long_name": "peak somatic depolarisation"}),
+        "soma_rate_hz": (("pattern",), spikes / (s.pattern_window_ms / 1000.0),
+                         {"units": "Hz", "long_name": "somatic spikes / window"}),
+        "soma_spikes": (("pattern",), spikes, {"units": "1"}),
+        "local_peak_mV": (("pattern", "branch"), local, {"units": "mV", "long_name": "peak depolarisation at the branch's cluster centre"}),
+        "total_active": (("pattern",), lay["total"], {"units": "1", "long_name": "total active synapses T of the pattern"}),
+        "n_target_branches": (("pattern",), lay["targets"],
+                              {"units": "1", "long_name": "number of branches T was spread over (k)"}),
+        "n_branches_active": (("pattern",), (lay["n_active"] > 0).sum(1).astype(np.int64),
+                              {"units": "1", "long_name": "branches with at least one active synapse"}),
+    }
+    coords = {**_branch_coords(ctx, B, rec_x), "pattern": ("pattern", np.arange(s.n_patterns, dtype=np.int64)),
+              "split": ("pattern", lay["split"])}
+    attrs = _params(s, "n_patterns", "pattern_branches", "pattern_synapses", "pattern_total_max", "pattern_jitter_ms",
+                    "pattern_window_ms", "pattern_max_distance_um", "test_fraction", "cluster_span_um")
+    attrs.update({"param_t0_ms": T0_MS,
+                  "description": "Poirazi, Brannon & Mel 2003: each pattern draws a total T ~ uniform 1..pattern_total_max "
+                                 "of active synapses and a number of target branches k, log-uniform on 1..branch count "
+                                 "(at least ceil(T / pattern_synapses)); T is spread over k randomly chosen branches "
+                                 "(multinomial, capped at pattern_synapses per branch, the excess moved to target "
+                                 "branches with room); the first n_active synapses of each branch's cluster "
+                                 "(centre-out order) fire once at t0 + U(0, jitter); split: seeded permutation, "
+                                 "test_fraction test"})
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+# =============================================================================== registry
+def _params(s: Settings, *names) -> dict:
+    out = {}
+    for n in names:
+        v = getattr(s, n)
+        if isinstance(v, (tuple, list)):
+            v = np.asarray(v) if all(isinstance(e, (int, float)) for e in v) else ",".join(map(str, v))
+        out[f"param_{n}"] = v
+    return out
+
+
+PLANNERS = {"passive": plan_passive, "integration": plan_integration, "timing": plan_timing,
+            "bap": plan_bap, "bac": plan_bac, "fi": plan_fi, "patterns": plan_patterns}
+ASSEMBLERS = {"passive": assemble_passive, "integration": assemble_integration, "timing": assemble_timing,
+              "bap": assemble_bap, "bac": assemble_bac, "fi": assemble_fi, "patterns": assemble_patterns}
+
+
+def default_protocols(cell: str) -> tuple[str, ...]:
+    """`--protocols all`: every protocol; BAC firing only for the layer 5 cell."""
+    return tuple(p for p in PROTOCOLS if p != "bac" or cell == "l5pc")
+
+
+def plan(ctx: Context) -> list[Task]:
+    """All tasks of the run, without duplicates, in protocol order."""
+    tasks = []
+    for p in ctx.protocols:
+        tasks += PLANNERS[p](ctx)
+    return list(dict.fromkeys(tasks))
+
+
+def assemble(ctx: Context, results) -> dict[str, xr.Dataset]:
+    return {p: ASSEMBLERS[p](ctx, results) for p in ctx.protocols}

@@ -1,0 +1,185 @@
+"""The whole pipeline on one cell: characterize -> fit -> train -> report and figures.
+
+Steps (each writes its file into OUT and is skipped when that file is already there, so
+an interrupted demo resumes; the characterization itself resumes from its checkpoints):
+
+  1. characterize the cell (built-in morphology, NEURON): passive, integration on a
+     sample of branches, bAP, BAC (l5pc), f-I and the random drive patterns -> CELL.nc
+  2. fit transfer functions per branch and the two-layer model -> units.nc, figures/fit/
+  3. train a dANN-R with the fitted dendritic units and one with leaky ReLU on
+     Fashion-MNIST (or, when it is not installed, on the code-generated `synthetic`
+     image task, saying so) -> train_fitted.nc, train_leaky_relu.nc
+  4. figures of the cell (morphology, channel densities, bAP, f-I, passive) and of the
+     training, and a short report -> report.md (also printed)
+
+examples:
+  bridge demo                       # outputs in demo-out/
+  bridge demo -o /tmp/demo --epochs 5 --branches 8
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+NAME = "demo"
+HELP = "run the whole pipeline on the default cell and write a report with figures"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("-o", "--output-dir", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
+    p.add_argument("--cell", default="l5pc", help="cell model (default l5pc)")
+    p.add_argument("--branches", type=int, default=6, help="integration branches sampled (default 6)")
+    p.add_argument("--patterns", type=int, default=1000, help="random drive patterns (default 1000)")
+    p.add_argument("--epochs", type=int, default=3, help="training epochs per network (default 3)")
+    p.add_argument("--dataset", default="auto", choices=("auto", "fmnist", "synthetic"),
+                   help="auto: Fashion-MNIST when installed locally, else the synthetic task")
+    p.add_argument("--workers", type=int, default=None, help="simulation worker processes (default: all cores)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for training (default 2)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _check(args) -> None:
+    from cells import CELL_NAMES
+    from cells.errors import InputError
+
+    if args.cell not in CELL_NAMES:
+        raise InputError(f"unknown cell {args.cell!r}: choose one of {', '.join(CELL_NAMES)}")
+    for name in ("branches", "patterns", "epochs", "threads"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise InputError(f"-o {args.output_dir}: exists and is not a folder")
+
+
+def _say(msg: str) -> None:
+    print(f"[demo] {msg}", file=sys.stderr, flush=True)
+
+
+def _pick_dataset(choice: str) -> tuple[str, str]:
+    """(dataset name, sentence for the report)."""
+    from bridge.data import locate
+    from cells.errors import InputError
+
+    if choice == "synthetic":
+        return "synthetic", "the code-generated synthetic image task (--dataset synthetic)"
+    try:
+        where = locate("fmnist", download_missing=False)
+        return "fmnist", f"Fashion-MNIST from {os.path.dirname(str(next(iter(where.values()))))}"
+    except InputError:
+        if choice == "fmnist":
+            raise
+        return "synthetic", ("the code-generated synthetic image task, because Fashion-MNIST is not installed "
+                             "(apt-get install dataset-fashion-mnist, or `bridge train` downloads it)")
+
+
+def run(args) -> int:
+    _check(args)
+    import xarray as xr
+
+    from bridge.characterize import Settings, characterize
+    from bridge.commands.fit import summary_table, write_plots
+    from bridge.fit.pipeline import fit_characterization
+    from bridge.schema import open_characterization, write_units
+
+    out = os.path.abspath(args.output_dir)
+    figs = os.path.join(out, "figures")
+    os.makedirs(figs, exist_ok=True)
+    t_start = time.perf_counter()
+    report = [f"# bridge demo: {args.cell}", ""]
+
+    # 1. characterize
+    char_path = os.path.join(out, f"{args.cell}.nc")
+    if os.path.exists(char_path):
+        _say(f"1/4 characterization: reusing {char_path}")
+        summary = None
+    else:
+        _say(f"1/4 characterizing {args.cell} -> {char_path}")
+        settings = Settings(branches=args.branches, n_patterns=args.patterns)
+        summary = characterize(args.cell, char_path, protocols="all", settings=settings, workers=args.workers,
+                               progress=not args.no_progress, say=_say)
+    groups = open_characterization(char_path)
+    line = f"Characterization `{char_path}`: protocols {', '.join(groups)}"
+    if summary:
+        line += f"; {summary['simulations']} simulations in {summary['seconds']:.0f} s"
+    report += [line + ".", ""]
+
+    # 2. fit
+    units_path = os.path.join(out, "units.nc")
+    _say(f"2/4 fitting -> {units_path}")
+    res = fit_characterization(char_path, skip_bad=True)
+    if not os.path.exists(units_path):
+        write_units(res.units, units_path)
+    fit_figs = write_plots(res, os.path.join(figs, "fit"))
+    units = res.units
+    report += [f"Units `{units_path}` ({units.sizes['branch']} branches fitted; "
+               f"{len(res.skipped)} skipped):", "", "```", summary_table(units), "```", ""]
+    for _, msg in res.skipped:
+        report.append(f"- skipped: {msg}")
+
+    # 3. cell figures
+    _say("3/4 figures of the cell")
+    cell_figs = _cell_figures(args.cell, groups, figs)
+
+    # 4. train
+    dataset, data_note = _pick_dataset(args.dataset)
+    _say(f"4/4 training on {dataset} ({args.epochs} epochs each)")
+    runs = _train(args, dataset, units_path, out)
+    from bridge.plots import plot_learning_curves, save_figure
+
+    lc = save_figure(plot_learning_curves(runs, title=f"dANN-R (8 dendrites x 64 somata) on {dataset}"),
+                     os.path.join(figs, "learning_curves.png"))
+    report += [f"Training: dANN-R, 8 dendrites per soma, 64 somata, 16 synapses per dendrite, "
+               f"{args.epochs} epochs, on {data_note}.", "",
+               "| dendritic nonlinearity | trainable parameters | final test accuracy |", "|---|---|---|"]
+    for label, ds in runs.items():
+        report.append(f"| {label} | {int(ds.attrs['n_trainable_parameters']):,} | "
+                      f"{100 * float(ds['test_accuracy'].values[-1]):.2f} % |")
+    all_figs = [str(p) for p in list(fit_figs) + cell_figs + [lc]]
+    report += ["", f"Figures ({len(all_figs)}) in `{figs}`:", ""]
+    report += [f"- {os.path.relpath(p, out)}" for p in all_figs]
+    report += ["", f"Total time {time.perf_counter() - t_start:.0f} s."]
+    text = "\n".join(report) + "\n"
+    tmp = os.path.join(out, ".report.md.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, os.path.join(out, "report.md"))
+    print(text)
+    print(f"outputs in {out} (report.md, units.nc, {args.cell}.nc, figures/)")
+    return 0
+
+
+def _cell_figures(cell_name: str, groups: dict, figs: str) -> list:
+    import cells
+    from bridge.plots import plot_bap, plot_fi, plot_morphology, plot_passive, save_figure
+
+    morph, recipe = cells.load_morphology(cell_name), cells.get_recipe(cell_name)
+    paths = [save_figure(plot_morphology(morph, color_by="type"), os.path.join(figs, "morphology_types.png")),
+             save_figure(plot_morphology(morph, color_by="Ih", recipe=recipe), os.path.join(figs, "morphology_ih.png"))]
+    plots = {"bap": plot_bap, "fi": plot_fi, "passive": plot_passive}
+    for name, fn in plots.items():
+        if name in groups:
+            paths.append(save_figure(fn(groups[name]), os.path.join(figs, f"{name}.png")))
+    return paths
+
+
+def _train(args, dataset: str, units_path: str, out: str) -> dict:
+    import xarray as xr
+
+    from bridge.data import load_dataset
+    from bridge.nn.training import run_training, write_run
+
+    data = None
+    runs = {}
+    for label, nonlinearity in (("leaky ReLU", "leaky_relu"), ("fitted units (basal median)", units_path)):
+        path = os.path.join(out, "train_leaky_relu.nc" if nonlinearity == "leaky_relu" else "train_fitted.nc")
+        if not os.path.exists(path):
+            if data is None:
+                data = load_dataset(dataset, download=False, seed=1)
+            ds = run_training(dataset=dataset, model="dann-r", dendrites=8, somata=64, synapses=16,
+                              nonlinearity=nonlinearity, branch_type="basal", epochs=args.epochs, seed=1,
+                              threads=args.threads, progress=not args.no_progress, data=data)
+            write_run(ds, path)
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            runs[label] = ds.load()
+    return runs
