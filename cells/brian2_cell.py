@@ -20,9 +20,11 @@ Equivalence with NEURON, by construction:
   with t + dt/2 >= event time, as NEURON's fixed step does.
 - rest: like `NeuronCell.run`, states are initialised at v_init and integrated 2 s with
   10 ms implicit steps before t = 0 (the settled state is kept until densities change).
-Remaining differences: a synapse or stimulus placed exactly at a section end (x = 0 or 1,
-a zero-area node in NEURON) is split over the neighbouring compartments in proportion to
-their axial conductances (exact for currents, first order for conductances).
+Sites at a section end (x = 0 or 1, a zero-area node in NEURON): an injected current is
+split over the neighbouring compartments in proportion to their axial conductances and the
+node voltage is rebuilt from them by Kirchhoff's law (both exact). The one remaining
+difference: a synapse placed exactly there is split the same way, which is only a first-order
+approximation of NEURON's conductance on the node (tests/test_brian2_equivalence.py).
 
 Generated Cython code is cached in `<cache root>/brian2/` (see `brian2_cache_dir`), so only
 the first build of a cell type on a machine compiles (see README for the cost).

@@ -135,7 +135,10 @@ class NeuronCell:
 
     # ------------------------------------------------------------------ inputs
     def add_synapses(self, branch_id: int, positions, kinds=("ampa", "nmda"), weight_scale: float = 1.0) -> SynapseGroup:
-        """Put one synapse of each kind at every position (x in [0, 1]) of a branch."""
+        """Put one synapse of each kind at every position (x in [0, 1]) of a branch.
+
+        As in NEURON, the synapses exist as long as the returned group is referenced: keep
+        it until `run` has returned; dropping it (``del group``) removes them from the cell."""
         h = self.h
         pps, ncs = [], []
         for x in positions:

@@ -18,6 +18,8 @@ TEMPERATURES_C = (34.0, 24.0)
 RANGE_VALUES = {("NaCA1", "ar"): 0.8, ("Ih", "ehcn"): -30.0}
 RTOL = 1e-6
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 
 @pytest.fixture(scope="module")
 def h():

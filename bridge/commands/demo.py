@@ -4,7 +4,8 @@ Steps (each writes its file into OUT and is skipped when that file is already th
 an interrupted demo resumes; the characterization itself resumes from its checkpoints):
 
   1. characterize the cell (built-in morphology, NEURON): passive, integration on a
-     sample of branches, bAP, BAC (l5pc), f-I and the random drive patterns -> CELL.nc
+     sample of branches (control and NMDA block), bAP, BAC (l5pc), f-I and random drive
+     patterns -> CELL.nc
   2. fit transfer functions per branch and the two-layer model -> units.nc, figures/fit/
   3. train a dANN-R with the fitted dendritic units and one with leaky ReLU on
      Fashion-MNIST (or, when it is not installed, on the code-generated `synthetic`
@@ -23,14 +24,19 @@ import sys
 import time
 
 NAME = "demo"
+# smaller than `bridge characterize --protocols all` so the demo takes minutes: no timing
+# protocol, no dendritic Na block (the l5pc basal tree has no Na channels)
+DEMO_PROTOCOLS = ("passive", "integration", "bap", "bac", "fi", "patterns")
+DEMO_CONDITIONS = ("control", "nmda_block")
 HELP = "run the whole pipeline on the default cell and write a report with figures"
 
 
 def add_arguments(p) -> None:
     p.add_argument("-o", "--output-dir", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
     p.add_argument("--cell", default="l5pc", help="cell model (default l5pc)")
-    p.add_argument("--branches", type=int, default=6, help="integration branches sampled (default 6)")
-    p.add_argument("--patterns", type=int, default=1000, help="random drive patterns (default 1000)")
+    p.add_argument("--branches", type=int, default=4, help="integration branches sampled (default 4)")
+    p.add_argument("--patterns", type=int, default=500, help="random drive patterns (default 500)")
+    p.add_argument("--synapses", type=int, default=30, help="integration: n = 1..N synapses per branch (default 30)")
     p.add_argument("--epochs", type=int, default=3, help="training epochs per network (default 3)")
     p.add_argument("--dataset", default="auto", choices=("auto", "fmnist", "synthetic"),
                    help="auto: Fashion-MNIST when installed locally, else the synthetic task")
@@ -45,7 +51,7 @@ def _check(args) -> None:
 
     if args.cell not in CELL_NAMES:
         raise InputError(f"unknown cell {args.cell!r}: choose one of {', '.join(CELL_NAMES)}")
-    for name in ("branches", "patterns", "epochs", "threads"):
+    for name in ("branches", "patterns", "synapses", "epochs", "threads"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
@@ -95,8 +101,9 @@ def run(args) -> int:
         summary = None
     else:
         _say(f"1/4 characterizing {args.cell} -> {char_path}")
-        settings = Settings(branches=args.branches, n_patterns=args.patterns)
-        summary = characterize(args.cell, char_path, protocols="all", settings=settings, workers=args.workers,
+        settings = Settings(branches=args.branches, n_patterns=args.patterns, n_synapses=args.synapses,
+                            conditions=DEMO_CONDITIONS)
+        summary = characterize(args.cell, char_path, protocols=DEMO_PROTOCOLS, settings=settings, workers=args.workers,
                                progress=not args.no_progress, say=_say)
     groups = open_characterization(char_path)
     line = f"Characterization `{char_path}`: protocols {', '.join(groups)}"
