@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# two test processes (one per core); a file's tests stay together (module fixtures, notebook order)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The main job: characterize l5pc -> fit units -> train dANNs -> report and figures in demo-out/
 demo: $(STAMP)

@@ -6,8 +6,10 @@ import os
 import xarray as xr
 
 
-def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike) -> None:
-    """Write netCDF (h5netcdf) to a temporary file in the target's folder, then `os.replace`."""
+def write_netcdf_atomic(ds: xr.Dataset | xr.DataTree, path: str | os.PathLike) -> None:
+    """Write netCDF (h5netcdf) to a temporary file in the target's folder, then `os.replace`.
+
+    `ds` is a Dataset or a DataTree (one netCDF group per node)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -18,3 +20,22 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def read_netcdf(path: str | os.PathLike, what: str, tree: bool = False):
+    """Load a netCDF file (a Dataset, or a DataTree with `tree`) fully into memory.
+
+    A missing, truncated or unreadable file raises `InputError` naming the file and `what`
+    it should have been."""
+    from cells.errors import InputError
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such {what} file")
+    opener = xr.open_datatree if tree else xr.open_dataset
+    try:
+        with opener(path, engine="h5netcdf") as opened:
+            return opened.load()
+    except Exception as err:  # h5py/h5netcdf raise OSError, ValueError, KeyError ...
+        raise InputError(f"{path}: cannot read as netCDF ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'unreadable'})") from None

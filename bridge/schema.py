@@ -117,7 +117,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from bridge.io import write_netcdf_atomic
+from bridge.io import read_netcdf, write_netcdf_atomic
 
 from cells.errors import InputError
 from bridge.transfer import FAMILIES, all_param_names
@@ -423,15 +423,7 @@ def _check_units_v2(ds: xr.Dataset, fail) -> None:
 def open_units(path: str | os.PathLike) -> xr.Dataset:
     """Read and check a units file; unreadable, truncated or wrong files raise `InputError`."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such units file")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            ds = ds.load()
-    except Exception as err:  # h5py/h5netcdf raise OSError, ValueError, KeyError ...
-        raise InputError(f"{path}: cannot read as netCDF ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else 'unreadable'})") from None
-    return check_units(ds, source=path)
+    return check_units(read_netcdf(path, "units"), source=path)
 
 
 def write_units(ds: xr.Dataset, path: str | os.PathLike) -> None:
@@ -652,17 +644,7 @@ def write_characterization(groups: Mapping[str, xr.Dataset], attrs: Mapping, pat
                     **{k: _netcdf_attr(v) for k, v in ds.attrs.items()}, "protocol": name}
         check_characterization_group(ds, name, source="dataset to write")
         nodes[f"/{name}"] = ds
-    tree = xr.DataTree.from_dict(nodes)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        tree.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_netcdf_atomic(xr.DataTree.from_dict(nodes), path)
 
 
 def open_characterization(path: str | os.PathLike) -> dict[str, xr.Dataset]:
@@ -673,14 +655,7 @@ def open_characterization(path: str | os.PathLike) -> dict[str, xr.Dataset]:
     ``units`` attribute, or a wrong dimension raises `InputError` naming the problem.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such characterization file")
-    try:
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            tree = tree.load()
-    except Exception as err:  # h5py/h5netcdf raise OSError, ValueError, KeyError ...
-        raise InputError(f"{path}: cannot read as netCDF ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else 'unreadable'})") from None
+    tree = read_netcdf(path, "characterization", tree=True)
     root = dict(tree.attrs)
     check_characterization_attrs(root, source=path)
     listed = [p for p in str(root["protocols"]).split(",") if p]

@@ -21,3 +21,11 @@ def shared_morphology():
             pytest.skip(f"shared morphology {name} not found (../shared/morphologies or $BRIDGE_SHARED_DIR)")
         return base / "morphologies" / name
     return get
+
+
+def pytest_configure(config):
+    # Under pytest-xdist (`make test` runs two processes on two cores) each process gets one
+    # torch/OpenMP thread, so the two do not oversubscribe the cores.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("MKL_NUM_THREADS", "1")

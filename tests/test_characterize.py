@@ -142,13 +142,29 @@ def test_existing_output_is_refused(tmp_path, capsys):
     assert out.read_bytes() == b"precious" and not Path(f"{out}.parts").exists()
 
 
-def test_brian2_is_accepted_or_refused_cleanly(tmp_path, capsys):
-    from cells import SIMULATORS
+def test_unknown_simulator_is_refused_cleanly(tmp_path, capsys):
+    out = tmp_path / "o.nc"
+    assert main(["characterize", "l5pc", "--simulator", "nest", "-o", str(out)]) == 2
+    assert "nest" in capsys.readouterr().err
+    assert not out.exists() and not Path(f"{out}.parts").exists()
 
-    if "brian2" in SIMULATORS:
-        pytest.skip("Brian2 backend present; exercised by its own tests")
-    assert main(["characterize", "l5pc", "--simulator", "brian2", "-o", str(tmp_path / "o.nc")]) == 2
-    assert "brian2" in capsys.readouterr().err
+
+@pytest.mark.slow
+def test_brian2_integration_matches_neuron(tmp_path):
+    """The same integration tasks on both simulators give the same peaks (issue 3's
+    equivalence, through the characterization path)."""
+    s = Settings(branches=1, n_synapses=3, conditions=("control",), placements=("clustered",))
+    groups = {}
+    for sim in ("neuron", "brian2"):
+        out = tmp_path / f"{sim}.nc"
+        characterize("l5pc", out, simulator=sim, protocols=["integration"], settings=s, workers=1,
+                     progress=False, say=lambda m: None)
+        groups[sim] = open_characterization(out)["integration"]
+    assert groups["brian2"].attrs["simulator"] == "brian2"
+    for var in ("measured_local_mV", "measured_soma_mV", "unitary_local_mV"):
+        a, b = groups["neuron"][var].values, groups["brian2"][var].values
+        assert np.all(np.isfinite(a)) and a.max() > 0.5
+        np.testing.assert_allclose(b, a, atol=0.01, err_msg=var)
 
 
 # ------------------------------------------------------------------------------ every protocol, tiny

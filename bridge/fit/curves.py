@@ -385,6 +385,13 @@ def _stats(family, params, rss, x, y, w, J, k):
             var = np.einsum("bpp->bp", inv) * s2[cond_ok][:, None]
             std[cond_ok] = np.sqrt(np.maximum(var, 0))
             singular[cond_ok] = False
+    r2, rmse, aic, bic = goodness(y, w, rss, n, k)
+    return std, singular, r2, rmse, aic, bic
+
+
+def goodness(y, w, rss, n, k):
+    """R^2, RMSE, AIC and BIC of weighted curves (rows) with residual sums `rss`, `n`
+    points and `k` parameters (+1 for the noise variance in the criteria)."""
     my = (w * y).sum(1) / np.maximum(n, 1)
     sst = (w * (y - my[:, None]) ** 2).sum(1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -392,9 +399,7 @@ def _stats(family, params, rss, x, y, w, J, k):
         rmse = np.sqrt(rss / np.maximum(n, 1))
         rss_f = np.maximum(rss, 1e-24 * np.maximum(sst, 1e-12))
         ll = n * np.log(rss_f / np.maximum(n, 1))
-    aic = ll + 2 * (k + 1)
-    bic = ll + (k + 1) * np.log(np.maximum(n, 1))
-    return std, singular, r2, rmse, aic, bic
+    return r2, rmse, ll + 2 * (k + 1), ll + (k + 1) * np.log(np.maximum(n, 1))
 
 
 def _poorly(family, params, std, x, y, w):
@@ -528,15 +533,7 @@ def _fit_spline(x, y, w) -> CurveFits:
         except np.linalg.LinAlgError:
             fl |= {"singular_covariance", "poorly_constrained"}
         flags.append(fl)
-    my = (w * y).sum(1) / np.maximum(n, 1)
-    sst = (w * (y - my[:, None]) ** 2).sum(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(sst > 0, 1 - rss / sst, np.nan)
-        rmse = np.sqrt(rss / np.maximum(n, 1))
-        rss_f = np.maximum(rss, 1e-24 * np.maximum(sst, 1e-12))
-        ll = n * np.log(rss_f / np.maximum(n, 1))
-    aic = ll + 2 * (K + 1)
-    bic = ll + (K + 1) * np.log(np.maximum(n, 1))
+    r2, rmse, aic, bic = goodness(y, w, rss, n, K)
     return CurveFits("spline", params, std, rss, n, K, r2, rmse, aic, bic, flags)
 
 
