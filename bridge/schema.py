@@ -352,18 +352,7 @@ def check_units(ds: xr.Dataset, source: str = "units dataset") -> xr.Dataset:
         fail("input_range_min/input_range_max are not numbers")
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         fail(f"input range [{lo}, {hi}] is not a finite, increasing interval")
-    for name, dims in UNITS_SCHEMA["coords"].items():
-        if name not in ds.coords and name not in ds.variables:
-            fail(f"missing coordinate {name!r}")
-        if tuple(ds[name].dims) != dims:
-            fail(f"coordinate {name!r} has dims {tuple(ds[name].dims)}, expected {dims}")
-    for name, (dims, _units) in UNITS_SCHEMA["data_vars"].items():
-        if name not in ds.data_vars:
-            fail(f"missing variable {name!r}")
-        if tuple(ds[name].dims) != dims:
-            fail(f"variable {name!r} has dims {tuple(ds[name].dims)}, expected {dims}")
-        if "units" not in ds[name].attrs:
-            fail(f"variable {name!r} has no 'units' attribute")
+    _check_block(ds, UNITS_SCHEMA["coords"], UNITS_SCHEMA["data_vars"], fail)
     params = [str(p) for p in ds["param"].values]
     for var in ("family", "type_family"):
         for f in ds[var].values:
