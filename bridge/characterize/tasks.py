@@ -191,6 +191,12 @@ def _peak(t, v, start, end):
     return peak_deflection(t, v, start, end)
 
 
+def _run_peaks(cell, config, t0, tstop):
+    """Run to `tstop`; the traces and the local and somatic peak depolarisations after `t0`."""
+    tr = cell.run(tstop, dt_ms=config.dt_ms)
+    return tr, _peak(tr["t_ms"], tr["local"], t0, tstop), _peak(tr["t_ms"], tr["soma"], t0, tstop)
+
+
 def _n_spikes(t, v, start=-np.inf, end=np.inf):
     from cells.validation.features import spike_times
     s = spike_times(t, v)
@@ -213,9 +219,7 @@ def task_unitary(config: RunConfig, p: dict) -> dict:
         local, soma = np.empty(syn.n), np.empty(syn.n)
         for i in range(syn.n):
             syn.activate(np.where(np.arange(syn.n) == i, times, INACTIVE_MS))
-            tr = cell.run(tstop, dt_ms=config.dt_ms)
-            local[i] = _peak(tr["t_ms"], tr["local"], t0, tstop)
-            soma[i] = _peak(tr["t_ms"], tr["soma"], t0, tstop)
+            _, local[i], soma[i] = _run_peaks(cell, config, t0, tstop)
         del syn
     return {"local": local, "soma": soma}
 
@@ -232,9 +236,7 @@ def task_cumulative(config: RunConfig, p: dict) -> dict:
         traces_local, traces_soma = [], []
         for k, n in enumerate(n_values):
             syn.activate(np.where(np.arange(syn.n) < n, times, INACTIVE_MS))
-            tr = cell.run(tstop, dt_ms=config.dt_ms)
-            local[k] = _peak(tr["t_ms"], tr["local"], t0, tstop)
-            soma[k] = _peak(tr["t_ms"], tr["soma"], t0, tstop)
+            tr, local[k], soma[k] = _run_peaks(cell, config, t0, tstop)
             spikes[k] = _n_spikes(tr["t_ms"], tr["soma"], t0, tstop)
             if p.get("traces"):
                 traces_local.append(tr["local"].astype(np.float32))
@@ -258,9 +260,7 @@ def task_timing(config: RunConfig, p: dict) -> dict:
             times = t0 + dt * np.arange(syn.n)
             tstop = float(times[-1]) + p["window_ms"]
             syn.activate(times)
-            tr = cell.run(tstop, dt_ms=config.dt_ms)
-            local[k] = _peak(tr["t_ms"], tr["local"], t0, tstop)
-            soma[k] = _peak(tr["t_ms"], tr["soma"], t0, tstop)
+            _, local[k], soma[k] = _run_peaks(cell, config, t0, tstop)
         del syn
     return {"local": local, "soma": soma}
 

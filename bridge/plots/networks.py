@@ -14,15 +14,15 @@ _RESPONSE = {"soma_peak_mV": ("somatic peak depolarisation", "mV"),
 
 
 def variance_explained(predicted, measured) -> float:
-    """1 - sum((measured - predicted)^2) / sum((measured - mean)^2) (NaN pairs dropped)."""
+    """1 - sum((measured - predicted)^2) / sum((measured - mean)^2) (NaN pairs dropped);
+    the fit's own measure (`bridge.fit.two_layer.variance_explained`) on flattened arrays."""
+    from bridge.fit.two_layer import variance_explained as fit_variance_explained
+
     p = np.asarray(predicted, dtype=float).ravel()
     m = np.asarray(measured, dtype=float).ravel()
     if p.shape != m.shape:
         raise ValueError(f"predicted has {p.size} values, measured {m.size}")
-    ok = np.isfinite(p) & np.isfinite(m)
-    p, m = p[ok], m[ok]
-    ss_tot = float(np.sum((m - m.mean()) ** 2)) if m.size else 0.0
-    return float("nan") if ss_tot == 0 else 1.0 - float(np.sum((m - p) ** 2)) / ss_tot
+    return fit_variance_explained(p, m)
 
 
 def plot_two_layer(predicted, measured, variable: str = "soma_peak_mV", split: str | None = "test",
