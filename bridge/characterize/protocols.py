@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from bridge.characterize.tasks import DENDRITIC_TYPES, RunConfig, Task, sodium_mechanisms
+from bridge.characterize.tasks import DENDRITIC_TYPES, RunConfig, Task
 from cells.errors import InputError
+from cells.mechanisms import sodium_mechanisms
 
 PROTOCOLS = ("passive", "integration", "timing", "bap", "bac", "fi", "patterns")
 CONDITIONS = ("control", "nmda_block", "na_block")

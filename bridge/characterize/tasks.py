@@ -20,11 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -91,25 +89,6 @@ def _freeze(value):
     return value
 
 
-# ------------------------------------------------------------------------------ sodium block
-def sodium_mechanisms(recipe, branch_types=DENDRITIC_TYPES) -> tuple[str, ...]:
-    """Mechanisms of the recipe inserted in `branch_types` that carry a Na current
-    (their .mod file writes ``ina``): the channels a local TTX application blocks."""
-    from cells.mechanisms import MOD_DIR
-    from cells.recipe import REGIONS
-
-    out = []
-    for channel in recipe.channels:
-        if channel.gbar is None or channel.mechanism in out:
-            continue
-        if not any(t in REGIONS[r] for r in channel.regions for t in branch_types):
-            continue
-        mod = Path(MOD_DIR) / f"{channel.mechanism}.mod"
-        if mod.is_file() and re.search(r"USEION\s+na\b[^\n]*WRITE[^\n]*\bina\b", mod.read_text()):
-            out.append(channel.mechanism)
-    return tuple(out)
-
-
 # ------------------------------------------------------------------------------ per-process cell
 _LOCK = threading.Lock()       # one simulation at a time per process (Dask workers may be threaded)
 _STATE: dict = {"key": None, "cell": None}
@@ -130,7 +109,9 @@ def _build(config: RunConfig, na_block: bool):
         raise RuntimeError(f"recipe {config.cell} on this worker differs from the run's (sha256 "
                            f"{cell.recipe.sha256()[:12]} vs {config.recipe_sha256[:12]})")
     if na_block:
-        for mech in sodium_mechanisms(cell.recipe):
+        from cells.mechanisms import sodium_mechanisms
+
+        for mech in sodium_mechanisms(cell.recipe, DENDRITIC_TYPES):
             cell.scale_density(mech, 0.0, branch_types=DENDRITIC_TYPES)
     return cell
 

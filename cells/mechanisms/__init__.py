@@ -25,7 +25,8 @@ from pathlib import Path
 
 MOD_DIR = Path(__file__).resolve().parent
 
-__all__ = ["MOD_DIR", "cache_root", "compiled_dir", "load_mechanisms", "mechanism_key", "mod_files"]
+__all__ = ["MOD_DIR", "cache_root", "compiled_dir", "load_mechanisms", "mechanism_key", "mod_files",
+           "sodium_mechanisms"]
 
 _LOADED: Path | None = None
 _THREAD_LOCK = threading.Lock()
@@ -35,6 +36,25 @@ _LIB_NAMES = ("libnrnmech.so", "libnrnmech.dylib", "nrnmech.dll")
 def mod_files() -> list[Path]:
     """The .mod files of this package, sorted by name."""
     return sorted(MOD_DIR.glob("*.mod"))
+
+
+def sodium_mechanisms(recipe, branch_types=("basal", "trunk", "oblique", "tuft")) -> tuple[str, ...]:
+    """Mechanisms of `recipe` inserted in `branch_types` that carry a Na current (their .mod
+    file writes ``ina``): the channels a local TTX application blocks."""
+    import re
+
+    from cells.recipe import REGIONS
+
+    out = []
+    for channel in recipe.channels:
+        if channel.gbar is None or channel.mechanism in out:
+            continue
+        if not any(t in REGIONS[r] for r in channel.regions for t in branch_types):
+            continue
+        mod = MOD_DIR / f"{channel.mechanism}.mod"
+        if mod.is_file() and re.search(r"USEION\s+na\b[^\n]*WRITE[^\n]*\bina\b", mod.read_text()):
+            out.append(channel.mechanism)
+    return tuple(out)
 
 
 def cache_root() -> Path:

@@ -7,12 +7,15 @@ along +y, basal trees mostly towards -y, axon along -y. Coordinates are rounded 
 
 Targets (um; areas measured on the real cells with this package):
 - l5pc, thick-tufted L5 (after Hay et al. 2011 cell1): soma diameter 20-25; 6-8 basal
-  trees, ~3.5-5 mm, diameters 1.5 -> 0.5, reach <= ~250; trunk ~610-650 to the nexus
+  trees with 18 terminals in all (~3.2 mm, 8.1e3 um2; cell1: 5.1 mm of thinner dendrite,
+  8.9e3 um2), diameters 1.5 -> 0.5, reach <= ~250; trunk ~610-650 to the nexus
   (cell1's is ~627), diameter 4.4 -> 2.8, with 16-22 thin obliques (100-240; the oblique
   membrane keeps a single bAP from firing the Ca hot zone: with 80-200 it does); a tuft of 2
   main branches (diameter 1.4 at the nexus, cell1's are 1.5-1.8; thinner ones let the bAP
   die out before 800 um) with 8-12 terminals reaching 1100-1200; axon: 15 um hillock + 60 um initial axon.
-  Dendritic area ~ cell1's 29.9e3 um2.
+  Dendritic area 34.8e3 um2 (cell1's: 29.9e3). Whether one bAP fires the Ca hot zone
+  depends on the tree: of five l5pc trees drawn with different basal/oblique settings
+  (session 3), three did (two somatic spikes, bAP > 70 mV at 800 um); this one does not.
 - ca1 (after CA1 n120): soma diameter 15-20; 5 basal trees in stratum oriens (~3.5 mm);
   trunk 450-550 tapering 3 -> 1 with 15-20 obliques (diameter 0.6-1, 80-200 long); a
   tuft in stratum lacunosum-moleculare; axon stub. Dendritic area ~ n120's 30.8e3 um2.
@@ -166,7 +169,7 @@ def _l5pc(rng: np.random.Generator) -> list:
     soma_r = rng.uniform(10.0, 12.0)
     g.add(SOMA, np.zeros(3), soma_r, -1)
     _axon(g, soma_r, 1.5, 0.5)
-    _basal(g, int(rng.integers(6, 9)), soma_r, total_leaves=24, reach=(150.0, 250.0),
+    _basal(g, int(rng.integers(6, 9)), soma_r, total_leaves=18, reach=(150.0, 250.0),
            r0=0.75, r_tip=0.25)
     trunk_len = rng.uniform(610.0, 650.0)    # Hay cell1's nexus: ~630 um
     nexus, d = _apical(g, soma_r, trunk_len, 2.2, 1.4, int(rng.integers(16, 23)),

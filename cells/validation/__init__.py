@@ -74,7 +74,8 @@ def protocol_plan(cell_name: str, fast: bool = False) -> dict:
             "bap": P.bap_ca1,
             "attenuation": P.trunk_attenuation,
             "nmda_basal": lambda mk: _nmda_only(P.cluster_sweep(mk, "basal", 100.0, 30, n_values=nmda_counts)),
-            "oblique": lambda mk: _sigmoid_only(P.cluster_sweep(mk, "oblique", 150.0, 30, n_values=nmda_counts)),
+            "oblique": lambda mk: _oblique(mk, P.cluster_sweep(mk, "oblique", 150.0, 30, n_values=nmda_counts),
+                                           nmda_counts),
         }
     raise ValueError(f"no validation plan for {cell_name!r}")
 
@@ -87,8 +88,10 @@ def _nmda_only(sweep):
     return {"sweep": sweep, **P.nmda_spike_features(sweep)}
 
 
-def _sigmoid_only(sweep):
-    return {"oblique_sweep": sweep, **P.sigmoid_features(sweep)}
+def _oblique(make_cell, sweep, n_values):
+    """Poirazi's sigmoid of the local response, then Losonczy & Magee's dendritic Na spike
+    on the same cluster."""
+    return {"oblique_sweep": sweep, **P.sigmoid_features(sweep), **P.oblique_na_spike(make_cell, sweep, n_values)}
 
 
 def validate(cell_name: str, morphology=None, simulator: str = "neuron", fast: bool = False,

@@ -28,6 +28,12 @@ def peak_deflection(t_ms, v_mV, start_ms: float, end_ms: float, base_mV: float |
     return float(np.max(window(t_ms, v_mV, start_ms, end_ms)) - base)
 
 
+def max_rise_rate_V_per_s(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
+    """Largest dV/dt inside the window (mV/ms, which is V/s)."""
+    mask = (t_ms >= start_ms) & (t_ms <= end_ms)
+    return float(np.max(np.diff(v_mV[mask]) / np.diff(t_ms[mask])))
+
+
 def half_width(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
     """Width at half the peak deflection above the pre-start base (ms)."""
     base = value_at(t_ms, v_mV, start_ms)

@@ -162,17 +162,26 @@ def bac_firing(make_cell) -> dict:
 # ---------------------------------------------------------------------------- clustered input
 def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max: int,
                   span_um: float = 30.0, n_values=None, window_ms: float = 250.0,
-                  prefer: str = "closest") -> dict:
-    """Activate 1..n_max synapses clustered on one terminal branch, simultaneously.
+                  prefer: str = "closest", spread_ms: float = 0.0, block_na: bool = False,
+                  with_nmda_block: bool = True) -> dict:
+    """Activate 1..n_max synapses clustered on one terminal branch.
 
-    Measures the local (cluster centre) and somatic peak depolarisation, the 'expected'
-    local response (arithmetic sum of each synapse's unitary local peak; Polsky et al.
-    2004, Poirazi et al. 2003) and the same with NMDA blocked. Positions are fixed for n_max
-    synapses; n synapses are the first n of an interleaved order, so a cluster stays
-    centred as it grows.
+    Measures the local (cluster centre) and somatic peak depolarisation, the somatic
+    maximal dV/dt, the 'expected' local response (arithmetic sum of each synapse's unitary
+    local peak; Polsky et al. 2004, Poirazi et al. 2003) and, with `with_nmda_block`, the
+    same with NMDA blocked. The n active synapses fire together, or evenly spread over
+    `spread_ms`; `block_na` removes every dendritic Na channel (a TTX block of the dendrites).
+    Positions are fixed for n_max synapses; n synapses are the first n of an interleaved
+    order, so a cluster stays centred as it grows.
     """
+    from cells.mechanisms import sodium_mechanisms
+    from cells.recipe import REGIONS
+
     n_values = np.arange(1, n_max + 1) if n_values is None else np.asarray(n_values)
     cell = make_cell()
+    if block_na:
+        for mech in sodium_mechanisms(cell.recipe, REGIONS["dendrites"]):
+            cell.scale_density(mech, 0.0, branch_types=REGIONS["dendrites"])
     morph = cell.morphology
     branch_id = cluster_branch(morph, branch_type, target_distance_um, prefer=prefer)
     positions = cluster_positions(morph, branch_id, n_max, span_um)
@@ -183,40 +192,39 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     cell.record("soma", *SOMA)
 
     def run(active: np.ndarray):
-        times = np.where(active, T0_MS, 1e9)   # inactive synapses fire after the end
+        offsets = np.linspace(0.0, spread_ms, int(active.sum())) if active.sum() > 1 else 0.0
+        times = np.full(n_max, 1e9)                 # inactive synapses fire after the end
+        times[active] = T0_MS + offsets
         cell.activate(group, times)
-        tr = cell.run(T0_MS + window_ms)
-        return tr
+        return cell.run(T0_MS + window_ms)
 
     def measure(tr):
-        t = tr["t_ms"]
-        return (F.peak_deflection(t, tr["local"], T0_MS, T0_MS + window_ms),
-                F.peak_deflection(t, tr["soma"], T0_MS, T0_MS + window_ms),
-                F.half_width(t, tr["soma"], T0_MS, T0_MS + window_ms))
+        t, end = tr["t_ms"], T0_MS + window_ms
+        return (F.peak_deflection(t, tr["local"], T0_MS, end), F.peak_deflection(t, tr["soma"], T0_MS, end),
+                F.half_width(t, tr["soma"], T0_MS, end), F.max_rise_rate_V_per_s(t, tr["soma"], T0_MS, end))
 
     unitary = np.array([measure(run(np.arange(n_max) == i))[0] for i in range(n_max)])
-    local, soma, width, traces = [], [], [], {}
+    rows, traces = [], {}
     for n in n_values:
         tr = run(np.arange(n_max) < n)
-        lo, so, hw = measure(tr)
-        local.append(lo), soma.append(so), width.append(hw)
+        rows.append(measure(tr))
         traces[int(n)] = tr
-    saved = cell.get_synapse_weights(group, "nmda")
-    cell.set_synapse_weights(group, "nmda", 0.0)
-    local_block, soma_block = [], []
-    for n in n_values:
-        lo, so, _ = measure(run(np.arange(n_max) < n))
-        local_block.append(lo), soma_block.append(so)
-    cell.set_synapse_weights(group, "nmda", saved)
-    cell.close()
-    expected = np.cumsum(unitary)[n_values - 1]
-    return {
+    local, soma, width, dvdt = (np.array(col) for col in zip(*rows))
+    out = {
         "branch_id": branch_id, "path_distance_um": morph.branches[branch_id].path_distance_at(centre_x),
-        "n_synapses": n_values, "expected_mV": expected, "local_mV": np.asarray(local),
-        "soma_mV": np.asarray(soma), "soma_half_width_ms": np.asarray(width),
-        "local_nmda_block_mV": np.asarray(local_block), "soma_nmda_block_mV": np.asarray(soma_block),
-        "traces": traces,
+        "target_distance_um": target_distance_um, "unitary_mV": unitary,
+        "n_synapses": n_values, "expected_mV": np.cumsum(unitary)[n_values - 1], "local_mV": local,
+        "soma_mV": soma, "soma_half_width_ms": width, "soma_dvdt_V_per_s": dvdt,
+        "spread_ms": spread_ms, "na_block": block_na, "traces": traces,
     }
+    if with_nmda_block:
+        saved = cell.get_synapse_weights(group, "nmda")
+        cell.set_synapse_weights(group, "nmda", 0.0)
+        blocked = np.array([measure(run(np.arange(n_max) < n))[:2] for n in n_values])
+        cell.set_synapse_weights(group, "nmda", saved)
+        out["local_nmda_block_mV"], out["soma_nmda_block_mV"] = blocked[:, 0], blocked[:, 1]
+    cell.close()
+    return out
 
 
 def _centre_out_order(n: int) -> np.ndarray:
@@ -247,12 +255,13 @@ def nmda_spike_features(sweep: dict) -> dict:
     }
 
 
-def _all_or_none_jump(n: np.ndarray, response: np.ndarray) -> tuple[bool, int]:
+def _all_or_none_jump(n: np.ndarray, response: np.ndarray, min_step: float = 0.5) -> tuple[bool, int]:
     """Whether the response per added synapse jumps (largest increment >= 3x the median
-    increment and >= 0.5 mV per synapse), and the index of that increment."""
+    increment and >= `min_step` per synapse: mV, or V/s for dV/dt), and the index of that
+    increment."""
     per_synapse = np.diff(response) / np.diff(n)
     k = int(np.argmax(per_synapse))
-    jump = bool(per_synapse[k] >= 3 * max(np.median(per_synapse), 1e-6) and per_synapse[k] >= 0.5)
+    jump = bool(per_synapse[k] >= 3 * max(np.median(per_synapse), 1e-6) and per_synapse[k] >= min_step)
     return jump, k
 
 
@@ -274,6 +283,52 @@ def sigmoid_features(sweep: dict) -> dict:
         "clustered_saturation_mV": float(np.max(y)),
         "clustered_max_slope": float(slopes[k]),
         "clustered_tail_slope": float(tail),
+    }
+
+
+# ---------------------------------------------------------------------------- dendritic Na spike
+SPREAD_MS = 8.0   # inputs evenly spread over 8 ms; > ~6 ms abolishes the supralinearity (Losonczy & Magee 2006)
+NA_SWEEP_WINDOW_MS = 100.0   # the somatic dV/dt peaks within a few ms of the input
+
+
+def oblique_na_spike(make_cell, control: dict, n_values=None) -> dict:
+    """Dendritic Na spike in an oblique (Losonczy & Magee 2006): `control` is the oblique
+    cluster sweep (synchronous input). The same cluster is run again with the dendritic Na
+    channels blocked (all counts), and with the threshold count and the next one spread
+    evenly over SPREAD_MS, as Losonczy & Magee desynchronised a just-suprathreshold input."""
+    kw = dict(window_ms=NA_SWEEP_WINDOW_MS, with_nmda_block=False)
+    where = (control["target_distance_um"], len(control["unitary_mV"]))
+    thr = _threshold_index(control)
+    na_block = cluster_sweep(make_cell, "oblique", *where, n_values=n_values, block_na=True, **kw)
+    spread = cluster_sweep(make_cell, "oblique", *where, n_values=control["n_synapses"][thr:thr + 2],
+                           spread_ms=SPREAD_MS, **kw)
+    return {"na_block_sweep": na_block, "spread_sweep": spread,
+            **dendritic_na_spike_features(control, na_block, spread)}
+
+
+def _threshold_index(sweep: dict) -> int:
+    """Index of the first count above the jump of the local response."""
+    return _all_or_none_jump(sweep["n_synapses"].astype(float), sweep["local_mV"])[1] + 1
+
+
+def dendritic_na_spike_features(control: dict, na_block: dict, spread: dict) -> dict:
+    """Somatic dV/dt aligned to the threshold count, the count at the jump of the local
+    response (Losonczy & Magee 2006, dV/dt vs inputs relative to threshold): the mean over
+    the two counts below threshold, and over the threshold count and the two above; whether
+    dV/dt jumps (the all-or-none criterion on dV/dt, >= 0.5 V/s per synapse). Abolished by Na
+    block: the blocked sweep's dV/dt does not jump at any count. Abolished by spreading: the
+    spread threshold and next counts stay below half the synchronous dV/dt from threshold on."""
+    n = control["n_synapses"].astype(float)
+    thr = _threshold_index(control)
+    dvdt = control["soma_dvdt_V_per_s"]
+    above = float(dvdt[thr:thr + 3].mean())
+    return {
+        "na_spike_threshold_synapses": int(n[thr]),
+        "na_spike_dvdt_below_V_per_s": float(dvdt[max(thr - 2, 0):thr].mean()),
+        "na_spike_dvdt_above_V_per_s": above,
+        "na_spike_dvdt_jump": float(_all_or_none_jump(n, dvdt, min_step=0.5)[0]),
+        "na_spike_abolished_by_na_block": float(not _all_or_none_jump(n, na_block["soma_dvdt_V_per_s"], 0.5)[0]),
+        "na_spike_abolished_by_spread": float(np.all(spread["soma_dvdt_V_per_s"] < 0.5 * above)),
     }
 
 

@@ -56,6 +56,9 @@ POLSKY = "Polsky, Mel & Schiller 2004 (Nat Neurosci 7:621)"
 LARKUM = "Larkum, Zhu & Sakmann 1999 (Nature 398:338); Hay et al. 2011"
 MAGEE_COOK = "Magee & Cook 2000 (Nat Neurosci 3:895), compiled by Tomko et al. 2021"
 GOLDING = "Golding et al. 2005 (J Physiol 568:69), digitised cells 1-3"
+LOSONCZY = "Losonczy & Magee 2006 (Neuron 50:291), digitised somatic dV/dt vs inputs relative to threshold"
+# The digitised dV/dt points carry no SD: "pass" is within +-50 % of their mean, 0.95 V/s for
+# the two counts below threshold (0.88, 1.01) and 2.64 V/s from threshold on (2.61, 2.77, 2.53).
 # Not in TARGETS.md: broad ranges of somatic whole-cell recordings.
 L5_PASSIVE = "typical of thick-tufted L5 somata in vitro (e.g. Stuart & Spruston 1998 J Neurosci 18:3501; Hay et al. 2011 model)"
 CA1_PASSIVE = "typical of CA1 somata in vitro (Spruston & Johnston 1992 J Neurophysiol 67:508; Golding et al. 2005)"
@@ -102,5 +105,10 @@ TARGETS: dict[str, dict[str, Target]] = {
         flag("clustered_integration_sigmoidal", POIRAZI),
         Target("clustered_jump_expected_mV", "mV", POIRAZI, lower=12.0, upper=32.0),
         Target("clustered_saturation_mV", "mV", POIRAZI, lower=35.0, upper=75.0),
+        Target("na_spike_dvdt_below_V_per_s", "V/s", LOSONCZY, lower=0.95 * 0.5, upper=0.95 * 1.5),
+        Target("na_spike_dvdt_above_V_per_s", "V/s", LOSONCZY, lower=2.64 * 0.5, upper=2.64 * 1.5),
+        flag("na_spike_dvdt_jump", LOSONCZY),
+        flag("na_spike_abolished_by_na_block", LOSONCZY),
+        flag("na_spike_abolished_by_spread", LOSONCZY),
     )},
 }
