@@ -40,6 +40,16 @@ oblique sigmoid on the built-in tree and on CA1 n120):
   0.67/0.28) and steady-state attenuation too strong (0.77/0.58 at 100/200 um). Ra 100 is at
   the low end of values used for CA1 models; it was chosen because EPSP attenuation on the
   built-in tree is dominated by axial/capacitive filtering.
+
+Open (session 3, measured with the fast basal sweep at 100 um): the built-in basal
+all-or-none response is a dendritic Na spike, not an NMDA spike, so NMDA block does not
+abolish it. With basal Na removed there is no jump up to 30 synapses (local peak 36 mV; 39 mV
+with NMDA weight x2); basal Na x0.5 removes the jump from the control sweep too. Thinner basal
+dendrites (radius 0.6 -> 0.3 um instead of 1.0 -> 0.45) give Rin 57 MOhm and a 7.5 mV somatic
+spike, still a Na spike when NMDA is blocked, and no jump at all with basal Na removed (local
+47.5 vs 44.8 mV with NMDA blocked, at 30 synapses). Basal KA held at the somatic 0.021 (no
+rise with distance) also leaves a Na spike in both sweeps. What would give a basal NMDA
+spike here (thinner distal basal tips, slower AMPA decay, less dendritic K) is not decided.
 """
 from cells.distributions import Between, Linear, Sigmoid, Uniform
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
