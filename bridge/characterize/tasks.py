@@ -26,7 +26,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-DENDRITIC_TYPES = ("basal", "trunk", "oblique", "tuft")
+from cells.recipe import REGIONS
+
+DENDRITIC_TYPES = REGIONS["dendrites"]
 SOMA = (0, 0.5)
 INACTIVE_MS = 1e9            # an event scheduled after the end of every run: a silent synapse
 
@@ -109,10 +111,9 @@ def _build(config: RunConfig, na_block: bool):
         raise RuntimeError(f"recipe {config.cell} on this worker differs from the run's (sha256 "
                            f"{cell.recipe.sha256()[:12]} vs {config.recipe_sha256[:12]})")
     if na_block:
-        from cells.mechanisms import sodium_mechanisms
+        from cells.mechanisms import block_sodium
 
-        for mech in sodium_mechanisms(cell.recipe, DENDRITIC_TYPES):
-            cell.scale_density(mech, 0.0, branch_types=DENDRITIC_TYPES)
+        block_sodium(cell, DENDRITIC_TYPES)
     return cell
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 MOD_DIR = Path(__file__).resolve().parent
 
 __all__ = ["MOD_DIR", "cache_root", "compiled_dir", "load_mechanisms", "mechanism_key", "mod_files",
-           "sodium_mechanisms"]
+           "block_sodium", "sodium_mechanisms"]
 
 _LOADED: Path | None = None
 _THREAD_LOCK = threading.Lock()
@@ -38,13 +38,14 @@ def mod_files() -> list[Path]:
     return sorted(MOD_DIR.glob("*.mod"))
 
 
-def sodium_mechanisms(recipe, branch_types=("basal", "trunk", "oblique", "tuft")) -> tuple[str, ...]:
-    """Mechanisms of `recipe` inserted in `branch_types` that carry a Na current (their .mod
-    file writes ``ina``): the channels a local TTX application blocks."""
+def sodium_mechanisms(recipe, branch_types=None) -> tuple[str, ...]:
+    """Mechanisms of `recipe` inserted in `branch_types` (default: the dendrites) that carry a
+    Na current (their .mod file writes ``ina``): the channels a local TTX application blocks."""
     import re
 
     from cells.recipe import REGIONS
 
+    branch_types = REGIONS["dendrites"] if branch_types is None else branch_types
     out = []
     for channel in recipe.channels:
         if channel.gbar is None or channel.mechanism in out:
@@ -55,6 +56,15 @@ def sodium_mechanisms(recipe, branch_types=("basal", "trunk", "oblique", "tuft")
         if mod.is_file() and re.search(r"USEION\s+na\b[^\n]*WRITE[^\n]*\bina\b", mod.read_text()):
             out.append(channel.mechanism)
     return tuple(out)
+
+
+def block_sodium(cell, branch_types=None) -> None:
+    """TTX on `branch_types` (default: the dendrites): every Na channel's density set to 0."""
+    from cells.recipe import REGIONS
+
+    branch_types = REGIONS["dendrites"] if branch_types is None else branch_types
+    for mech in sodium_mechanisms(cell.recipe, branch_types):
+        cell.scale_density(mech, 0.0, branch_types=branch_types)
 
 
 def cache_root() -> Path:

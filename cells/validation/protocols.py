@@ -163,25 +163,24 @@ def bac_firing(make_cell) -> dict:
 def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max: int,
                   span_um: float = 30.0, n_values=None, window_ms: float = 250.0,
                   prefer: str = "closest", spread_ms: float = 0.0, block_na: bool = False,
-                  with_nmda_block: bool = True) -> dict:
+                  with_nmda_block: bool = True, with_expected: bool = True) -> dict:
     """Activate 1..n_max synapses clustered on one terminal branch.
 
     Measures the local (cluster centre) and somatic peak depolarisation, the somatic
-    maximal dV/dt, the 'expected' local response (arithmetic sum of each synapse's unitary
-    local peak; Polsky et al. 2004, Poirazi et al. 2003) and, with `with_nmda_block`, the
-    same with NMDA blocked. The n active synapses fire together, or evenly spread over
-    `spread_ms`; `block_na` removes every dendritic Na channel (a TTX block of the dendrites).
+    maximal dV/dt, with `with_expected` the 'expected' local response (arithmetic sum of each
+    synapse's unitary local peak; Polsky et al. 2004, Poirazi et al. 2003) and, with
+    `with_nmda_block`, the same with NMDA blocked. The n active synapses fire together, or
+    evenly spread over `spread_ms`; `block_na` removes every dendritic Na channel (a TTX block
+    of the dendrites).
     Positions are fixed for n_max synapses; n synapses are the first n of an interleaved
     order, so a cluster stays centred as it grows.
     """
-    from cells.mechanisms import sodium_mechanisms
-    from cells.recipe import REGIONS
+    from cells.mechanisms import block_sodium
 
     n_values = np.arange(1, n_max + 1) if n_values is None else np.asarray(n_values)
     cell = make_cell()
     if block_na:
-        for mech in sodium_mechanisms(cell.recipe, REGIONS["dendrites"]):
-            cell.scale_density(mech, 0.0, branch_types=REGIONS["dendrites"])
+        block_sodium(cell)
     morph = cell.morphology
     branch_id = cluster_branch(morph, branch_type, target_distance_um, prefer=prefer)
     positions = cluster_positions(morph, branch_id, n_max, span_um)
@@ -192,9 +191,8 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     cell.record("soma", *SOMA)
 
     def run(active: np.ndarray):
-        offsets = np.linspace(0.0, spread_ms, int(active.sum())) if active.sum() > 1 else 0.0
         times = np.full(n_max, 1e9)                 # inactive synapses fire after the end
-        times[active] = T0_MS + offsets
+        times[active] = T0_MS + np.linspace(0.0, spread_ms, int(active.sum()))
         cell.activate(group, times)
         return cell.run(T0_MS + window_ms)
 
@@ -203,7 +201,6 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
         return (F.peak_deflection(t, tr["local"], T0_MS, end), F.peak_deflection(t, tr["soma"], T0_MS, end),
                 F.half_width(t, tr["soma"], T0_MS, end), F.max_rise_rate_V_per_s(t, tr["soma"], T0_MS, end))
 
-    unitary = np.array([measure(run(np.arange(n_max) == i))[0] for i in range(n_max)])
     rows, traces = [], {}
     for n in n_values:
         tr = run(np.arange(n_max) < n)
@@ -212,11 +209,13 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     local, soma, width, dvdt = (np.array(col) for col in zip(*rows))
     out = {
         "branch_id": branch_id, "path_distance_um": morph.branches[branch_id].path_distance_at(centre_x),
-        "target_distance_um": target_distance_um, "unitary_mV": unitary,
-        "n_synapses": n_values, "expected_mV": np.cumsum(unitary)[n_values - 1], "local_mV": local,
-        "soma_mV": soma, "soma_half_width_ms": width, "soma_dvdt_V_per_s": dvdt,
+        "target_distance_um": target_distance_um, "n_max": n_max, "n_synapses": n_values,
+        "local_mV": local, "soma_mV": soma, "soma_half_width_ms": width, "soma_dvdt_V_per_s": dvdt,
         "spread_ms": spread_ms, "na_block": block_na, "traces": traces,
     }
+    if with_expected:
+        unitary = np.array([measure(run(np.arange(n_max) == i))[0] for i in range(n_max)])
+        out["unitary_mV"], out["expected_mV"] = unitary, np.cumsum(unitary)[n_values - 1]
     if with_nmda_block:
         saved = cell.get_synapse_weights(group, "nmda")
         cell.set_synapse_weights(group, "nmda", 0.0)
@@ -296,8 +295,8 @@ def oblique_na_spike(make_cell, control: dict, n_values=None) -> dict:
     cluster sweep (synchronous input). The same cluster is run again with the dendritic Na
     channels blocked (all counts), and with the threshold count and the next one spread
     evenly over SPREAD_MS, as Losonczy & Magee desynchronised a just-suprathreshold input."""
-    kw = dict(window_ms=NA_SWEEP_WINDOW_MS, with_nmda_block=False)
-    where = (control["target_distance_um"], len(control["unitary_mV"]))
+    kw = dict(window_ms=NA_SWEEP_WINDOW_MS, with_nmda_block=False, with_expected=False)
+    where = (control["target_distance_um"], control["n_max"])
     thr = _threshold_index(control)
     na_block = cluster_sweep(make_cell, "oblique", *where, n_values=n_values, block_na=True, **kw)
     spread = cluster_sweep(make_cell, "oblique", *where, n_values=control["n_synapses"][thr:thr + 2],
