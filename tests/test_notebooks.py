@@ -1,6 +1,5 @@
 """The notebooks run top to bottom (small settings), in order, in one scratch folder, as a
 user would run them; any failing cell fails the test."""
-import shutil
 from pathlib import Path
 
 import nbformat

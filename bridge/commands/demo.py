@@ -81,11 +81,10 @@ def _pick_dataset(choice: str) -> tuple[str, str]:
 
 def run(args) -> int:
     _check(args)
-    import xarray as xr
-
     from bridge.characterize import Settings, characterize
-    from bridge.commands.fit import summary_table, write_plots
+    from bridge.fit import summary_table
     from bridge.fit.pipeline import fit_characterization
+    from bridge.plots import write_fit_figures
     from bridge.schema import open_characterization, write_units
 
     out = os.path.abspath(args.output_dir)
@@ -117,7 +116,7 @@ def run(args) -> int:
     res = fit_characterization(char_path, skip_bad=True)
     if not os.path.exists(units_path):
         write_units(res.units, units_path)
-    fit_figs = write_plots(res, os.path.join(figs, "fit"))
+    fit_figs = write_fit_figures(res, os.path.join(figs, "fit"))
     units = res.units
     report += [f"Units `{units_path}` ({units.sizes['branch']} branches fitted; "
                f"{len(res.skipped)} skipped):", "", "```", summary_table(units), "```", ""]

@@ -46,113 +46,6 @@ def add_arguments(p) -> None:
     p.add_argument("--plots", metavar="DIR", default=None, help="write PNG figures of the fits to DIR")
 
 
-def _fmt(v):
-    if v is None or v != v:
-        return "nan"
-    return f"{v:.3g}"
-
-
-def summary_table(units) -> str:
-    """Per branch type: chosen families, median parameters of the type's family, median R^2,
-    flagged branches; then the two-layer versus point-neuron variance explained."""
-    import numpy as np
-
-    from bridge.transfer import FAMILIES
-
-    names = [str(p) for p in units["param"].values]
-    of = np.asarray(units["branch_type_of_branch"].values).astype(str)
-    fams = np.asarray(units["family"].values).astype(str)
-    flags = np.asarray(units["flags"].values).astype(str) if "flags" in units else np.full(of.size, "")
-    rows = [("type", "n", "families chosen", "type family: median parameters", "median R^2", "flagged")]
-    for i, t in enumerate(units["branch_type"].values):
-        t = str(t)
-        sel = of == t
-        counts = {f: int(np.sum(fams[sel] == f)) for f in FAMILIES if np.any(fams[sel] == f)}
-        fam_s = ", ".join(f"{f} {c}" for f, c in sorted(counts.items(), key=lambda kv: -kv[1]))
-        tf = str(units["type_family"].values[i])
-        med = units["type_params_median"].values[i]
-        pn = FAMILIES[tf].param_names
-        if tf == "spline":
-            par = f"spline: {len(pn) // 2} knots"
-        else:
-            par = f"{tf}: " + ", ".join(f"{n}={_fmt(float(med[names.index(n)]))}" for n in pn)
-        r2 = float(np.nanmedian(units["r2"].values[sel])) if np.any(np.isfinite(units["r2"].values[sel])) else float("nan")
-        nflag = int(np.sum([bool(f) for f in flags[sel]]))
-        rows.append((t, str(int(sel.sum())), fam_s, par, _fmt(r2), str(nflag)))
-    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    if "two_layer_variance_explained" in units:
-        ve = units["two_layer_variance_explained"]
-        models = [str(m) for m in units["model"].values]
-        lines.append("")
-        lines.append(f"variance explained on {units.attrs.get('two_layer_n_test', '?')} held-out patterns "
-                     f"(fitted on {units.attrs.get('two_layer_n_train', '?')}; {units.sizes['subunit']} subunits):")
-        head = ["target"] + models
-        trs = [head]
-        for t in units["target"].values:
-            vals = ve.sel(target=t).values
-            fl = units["two_layer_flags"].sel(target=t).values
-            trs.append([str(t)] + [(f"{v * 100:.1f} %" if v == v else f"n/a ({f or 'nan'})") for v, f in zip(vals, fl)])
-        w2 = [max(len(r[k]) for r in trs) for k in range(len(head))]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, w2)).rstrip() for r in trs]
-        lines.append("  point_neuron: total active synapses through one output sigmoid; linear_weighted: one weight "
-                     "per branch input")
-        lines.append("  reference (Poirazi, Brannon & Mel 2003, CA1 model): two-layer 91 %, point neuron 37 %")
-    return "\n".join(lines)
-
-
-def write_plots(result, folder) -> list[str]:
-    """PNG figures: fits per branch type (measured points, fitted curve, linear line),
-    fitted parameters against distance, two-layer predictions. Returns the paths."""
-    import numpy as np
-
-    units, integ = result.units, result.groups["integration"]
-    dpl, dco = units.attrs["default_placement"], units.attrs["default_condition"]
-    os.makedirs(folder, exist_ok=True)
-    out = []
-    from bridge.plots import (plot_fit_parameters, plot_integration, plot_integration_by_type, plot_two_layer,
-                              save_figure)
-    from bridge.plots._common import new_figure
-
-    out.append(save_figure(plot_integration_by_type(integ, units, placement=dpl, condition=dco),
-                           os.path.join(folder, "integration_by_type.png")))
-    of = np.asarray(units["branch_type_of_branch"].values).astype(str)
-    dist = np.asarray(units["path_distance_um"].values, float)
-    for t in dict.fromkeys(of):
-        rows = np.flatnonzero(of == t)
-        rows = rows[np.argsort(dist[rows])]
-        if rows.size > 12:
-            rows = rows[np.linspace(0, rows.size - 1, 12).round().astype(int)]
-        ncols = min(4, rows.size)
-        nrows = -(-rows.size // ncols)
-        fig, axes = new_figure(nrows, ncols, figsize=(4.0 * ncols, 3.4 * nrows))
-        for k, r in enumerate(rows):
-            plot_integration(integ, int(units["branch"].values[r]), units=units, placement=dpl,
-                             conditions=dco, ax=axes[k // ncols, k % ncols])
-        for k in range(rows.size, nrows * ncols):
-            axes[k // ncols, k % ncols].set_visible(False)
-        fig.suptitle(f"{t}: measured vs expected ({dpl}, {dco}), fitted curve, linear line")
-        out.append(save_figure(fig, os.path.join(folder, f"fits_{t}.png")))
-    for fam in dict.fromkeys(np.asarray(units["type_family"].values).astype(str)):
-        if fam in ("spline",):
-            continue
-        from bridge.transfer import FAMILIES
-        for pn in FAMILIES[fam].param_names:
-            out.append(save_figure(plot_fit_parameters(units, param=pn, family=fam),
-                                   os.path.join(folder, f"params_{fam}_{pn}.png")))
-    if "two_layer_predicted" in units:
-        test = np.asarray(units["pattern_split"].values).astype(str) == "test"
-        for t in units["target"].values:
-            pred = {str(m): units["two_layer_predicted"].sel(model=m, target=t).values[test]
-                    for m in units["model"].values}
-            meas = units["two_layer_measured"].sel(target=t).values[test]
-            if not np.any(np.isfinite(meas)) or not any(np.any(np.isfinite(p)) for p in pred.values()):
-                continue
-            out.append(save_figure(plot_two_layer(pred, meas, variable=str(t), split="test"),
-                                   os.path.join(folder, f"two_layer_{t}.png")))
-    return [str(p) for p in out]
-
-
 def run(args) -> int:
     from cells.errors import InputError
 
@@ -164,6 +57,7 @@ def run(args) -> int:
     if args.ridge < 0:
         raise InputError(f"--ridge must be >= 0, got {args.ridge}")
     from bridge.fit.pipeline import fit_characterization
+    from bridge.fit.summary import summary_table
     from bridge.schema import write_units
 
     res = fit_characterization(args.characterization, family=args.family, criterion=args.criterion,
@@ -186,6 +80,8 @@ def run(args) -> int:
     write_units(u, args.output)
     print(f"wrote {args.output}")
     if args.plots:
-        paths = write_plots(res, args.plots)
+        from bridge.plots import write_fit_figures
+
+        paths = write_fit_figures(res, args.plots)
         print(f"wrote {len(paths)} figures to {args.plots}")
     return 0

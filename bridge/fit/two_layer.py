@@ -111,7 +111,7 @@ def _fit_output(S, y, ridge=RIDGE, starts=None, quick=False) -> OutputFit:
         return np.concatenate([pred - yn, lam * w])
 
     def jac(q):
-        w, thr, A, b = q[:B], q[B], q[B + 1], q[B + 2]
+        w, thr, A = q[:B], q[B], q[B + 1]
         s = _sig(Z @ w - thr)
         ds = A * s * (1 - s)
         top = np.column_stack([ds[:, None] * Z, -ds, s, np.ones(P)])

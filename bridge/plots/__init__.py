@@ -12,6 +12,7 @@ itself, elsewhere write it with :func:`save_figure`. Imports neither NEURON, Bri
                                 recipe=cells.get_recipe("l5pc")), "figs/ih.png")
 """
 from bridge.plots._common import TYPE_COLORS, save_figure, type_color
+from bridge.plots.fit_figures import write_fit_figures
 from bridge.plots.integration import (branch_fit, param_unit, plot_fit_parameters, plot_integration,
                                       plot_integration_by_type, type_fit)
 from bridge.plots.morphology import channel_density, plot_morphology
@@ -24,5 +25,5 @@ __all__ = [
     "plot_accuracy_vs_parameters", "plot_bap", "plot_fi", "plot_fit_parameters",
     "plot_integration", "plot_integration_by_type", "plot_learning_curves", "plot_morphology", "plot_passive",
     "plot_traces", "plot_two_layer", "save_figure", "type_color", "type_fit",
-    "variance_explained",
+    "variance_explained", "write_fit_figures",
 ]

@@ -1,0 +1,57 @@
+"""A units file as text: what `bridge fit` and `bridge demo` print."""
+from __future__ import annotations
+
+import numpy as np
+
+from bridge.transfer import FAMILIES
+
+
+def _fmt(v):
+    if v is None or v != v:
+        return "nan"
+    return f"{v:.3g}"
+
+
+def summary_table(units) -> str:
+    """Per branch type: chosen families, median parameters of the type's family, median R^2,
+    flagged branches; then the two-layer versus point-neuron variance explained."""
+    names = [str(p) for p in units["param"].values]
+    of = np.asarray(units["branch_type_of_branch"].values).astype(str)
+    fams = np.asarray(units["family"].values).astype(str)
+    flags = np.asarray(units["flags"].values).astype(str) if "flags" in units else np.full(of.size, "")
+    rows = [("type", "n", "families chosen", "type family: median parameters", "median R^2", "flagged")]
+    for i, t in enumerate(units["branch_type"].values):
+        t = str(t)
+        sel = of == t
+        counts = {f: int(np.sum(fams[sel] == f)) for f in FAMILIES if np.any(fams[sel] == f)}
+        fam_s = ", ".join(f"{f} {c}" for f, c in sorted(counts.items(), key=lambda kv: -kv[1]))
+        tf = str(units["type_family"].values[i])
+        med = units["type_params_median"].values[i]
+        pn = FAMILIES[tf].param_names
+        if tf == "spline":
+            par = f"spline: {len(pn) // 2} knots"
+        else:
+            par = f"{tf}: " + ", ".join(f"{n}={_fmt(float(med[names.index(n)]))}" for n in pn)
+        r2 = float(np.nanmedian(units["r2"].values[sel])) if np.any(np.isfinite(units["r2"].values[sel])) else float("nan")
+        nflag = int(np.sum([bool(f) for f in flags[sel]]))
+        rows.append((t, str(int(sel.sum())), fam_s, par, _fmt(r2), str(nflag)))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if "two_layer_variance_explained" in units:
+        ve = units["two_layer_variance_explained"]
+        models = [str(m) for m in units["model"].values]
+        lines.append("")
+        lines.append(f"variance explained on {units.attrs.get('two_layer_n_test', '?')} held-out patterns "
+                     f"(fitted on {units.attrs.get('two_layer_n_train', '?')}; {units.sizes['subunit']} subunits):")
+        head = ["target"] + models
+        trs = [head]
+        for t in units["target"].values:
+            vals = ve.sel(target=t).values
+            fl = units["two_layer_flags"].sel(target=t).values
+            trs.append([str(t)] + [(f"{v * 100:.1f} %" if v == v else f"n/a ({f or 'nan'})") for v, f in zip(vals, fl)])
+        w2 = [max(len(r[k]) for r in trs) for k in range(len(head))]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, w2)).rstrip() for r in trs]
+        lines.append("  point_neuron: total active synapses through one output sigmoid; linear_weighted: one weight "
+                     "per branch input")
+        lines.append("  reference (Poirazi, Brannon & Mel 2003, CA1 model): two-layer 91 %, point neuron 37 %")
+    return "\n".join(lines)
