@@ -9,6 +9,7 @@ the feature, its target and the measured value. Features the models do not meet 
 strict xfails with the measured value in the reason: they turn into failures the moment
 they start passing, so this list cannot silently go stale.
 """
+import numpy as np
 import pytest
 
 from cells.validation import validate
@@ -62,10 +63,42 @@ def test_builtin_feature(reports, cell, feature):
 
 # ------------------------------------------------------------------ feature logic on made-up sweeps
 def _sweep(local, dvdt, n=None):
-    import numpy as np
-
     n = np.arange(1, len(local) + 1) if n is None else np.asarray(n)
     return {"n_synapses": n, "local_mV": np.asarray(local, float), "soma_dvdt_V_per_s": np.asarray(dvdt, float)}
+
+
+def _nmda_sweep(soma, blocked, charge, blocked_charge, spikes=None):
+    n = len(soma)
+    return {"n_synapses": np.arange(1, n + 1), "soma_mV": np.asarray(soma, float),
+            "soma_nmda_block_mV": np.asarray(blocked, float), "soma_half_width_ms": np.full(n, 50.0),
+            "soma_integral_mV_ms": np.asarray(charge, float),
+            "soma_integral_nmda_block_mV_ms": np.asarray(blocked_charge, float),
+            "soma_spikes": np.zeros(n, int) if spikes is None else np.asarray(spikes)}
+
+
+def test_nmda_spike_features_threshold_block_and_charge():
+    from cells.validation.protocols import nmda_spike_features
+
+    soma = [0.5, 1.0, 1.5, 2.0, 7.0, 7.5, 8.0]              # jump between 4 and 5 synapses
+    charge = [20, 40, 60, 80, 400, 450, 500]
+    f = nmda_spike_features(_nmda_sweep(soma, [0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8], charge,
+                                        [5, 10, 15, 20, 60, 30, 35]))
+    assert f["nmda_threshold_synapses"] == 5 and f["nmda_spike_soma_amplitude_mV"] == 7.0
+    assert abs(f["nmda_spike_nmda_charge_fraction"] - 0.85) < 1e-9
+    assert f["nmda_spike_all_or_none"] == 1.0 and f["nmda_spike_abolished_by_nmda_block"] == 1.0
+    # NMDA carrying only 70 % of the charge is not "mostly NMDA" (Schiller et al. 2000: >= 80 %)
+    f = nmda_spike_features(_nmda_sweep(soma, [0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8], charge,
+                                        [5, 10, 15, 20, 120, 130, 140]))
+    assert f["nmda_spike_abolished_by_nmda_block"] == 0.0
+    # a spike that survives the block (a jump in the blocked sweep) is not abolished
+    f = nmda_spike_features(_nmda_sweep(soma, [0.4, 0.8, 1.2, 1.6, 6.0, 6.2, 6.4], charge,
+                                        [5, 10, 15, 20, 40, 45, 50]))
+    assert f["nmda_spike_abolished_by_nmda_block"] == 0.0
+    # counts from the first somatic AP on are left out: the AP is not the NMDA spike
+    f = nmda_spike_features(_nmda_sweep(soma + [95.0], [0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8, 3.0],
+                                        charge + [900], [5, 10, 15, 20, 60, 30, 35, 40],
+                                        spikes=[0] * 7 + [1]))
+    assert f["nmda_threshold_synapses"] == 5 and f["nmda_spike_abolished_by_nmda_block"] == 1.0
 
 
 def test_dendritic_na_spike_features_align_dvdt_to_the_local_jump():

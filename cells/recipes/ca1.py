@@ -50,6 +50,24 @@ spike, still a Na spike when NMDA is blocked, and no jump at all with basal Na r
 47.5 vs 44.8 mV with NMDA blocked, at 30 synapses). Basal KA held at the somatic 0.021 (no
 rise with distance) also leaves a Na spike in both sweeps. What would give a basal NMDA
 spike here (thinner distal basal tips, slower AMPA decay, less dendritic K) is not decided.
+
+Session 4, measured (fast sweeps on the built-in tree and n120; recipe left unchanged):
+- AMPA 0.3 nS and NMDA 2 nS (the l5pc weights) with basal Na at half the apical density
+  (in all basal dendrites; beyond 50 um only gives the same built-in numbers) give a Schiller-type NMDA spike at 150 um on both trees (built-in 3.8 mV,
+  half-width 39 ms, NMDA 88 % of the somatic charge, abolished by NMDA block; n120 3.7 mV,
+  34 ms, 88 %, abolished; n120 oblique jump 26.1 mV expected, in range). With the full basal Na
+  the fast Na spike still sets the somatic peak (12.8 mV, half-width 10.6 ms) and survives
+  NMDA block.
+- The cost is in the oblique, which shares the synapse models: with NMDA 2 nS an input
+  spread over 8 ms still fires the oblique spike (built-in dV/dt 2.67 V/s at threshold + 1;
+  the spread row fails on n120 too), so Losonczy & Magee's spread abolition fails; built-in saturation 76.3 mV (bound
+  75), dV/dt below threshold 0.26 V/s; and the halved basal Na moves the built-in rheobase to
+  0.5 nA (f-I not monotonic), also when only beyond 50 um.
+- AMPA 0.4 / NMDA 1.3 nS restores the spread abolition (0.17 / 0.21 V/s) but the basal
+  response is graded at the soma and NMDA carries 78 % of its charge (< 80 %).
+So one synapse model cannot give both the basal NMDA spike and the timing-sensitive oblique
+Na spike on this recipe. Open decision: region-specific synaptic weights (basal vs apical
+Schaffer/oriens inputs), or a change of dendritic K/Na that separates the two.
 """
 from cells.distributions import Between, Linear, Sigmoid, Uniform
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel

@@ -44,6 +44,13 @@ def half_width(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
     return float(tt[above[-1]] - tt[above[0]]) if above.size else 0.0
 
 
+def integral_mV_ms(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
+    """Time integral of the depolarisation above the voltage just before start (mV ms): the
+    somatic charge measure of Schiller et al. 2000."""
+    mask = (t_ms >= start_ms) & (t_ms <= end_ms)
+    return float(np.trapezoid(v_mV[mask] - value_at(t_ms, v_mV, start_ms), t_ms[mask]))
+
+
 def time_above(t_ms, v_mV, level_mV: float, start_ms: float, end_ms: float) -> float:
     """Total time (ms) the voltage spends above `level_mV` inside the window."""
     mask = (t_ms >= start_ms) & (t_ms <= end_ms)

@@ -11,6 +11,7 @@ import numpy as np
 
 from cells.validation import features as F
 from cells.validation.sites import apical_path, cluster_branch, cluster_positions, site_at_distance
+from cells.validation.targets import NMDA_CHARGE_FRACTION
 
 SOMA = (0, 0.5)
 T0_MS = 20.0         # stimuli start here; the cell is already at rest at t = 0 (see NeuronCell.run)
@@ -167,7 +168,7 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     """Activate 1..n_max synapses clustered on one terminal branch.
 
     Measures the local (cluster centre) and somatic peak depolarisation, the somatic
-    maximal dV/dt, with `with_expected` the 'expected' local response (arithmetic sum of each
+    depolarisation integral (mV ms), half-width, maximal dV/dt and action potentials, with `with_expected` the 'expected' local response (arithmetic sum of each
     synapse's unitary local peak; Polsky et al. 2004, Poirazi et al. 2003) and, with
     `with_nmda_block`, the same with NMDA blocked. The n active synapses fire together, or
     evenly spread over `spread_ms`; `block_na` removes every dendritic Na channel (a TTX block
@@ -199,18 +200,21 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     def measure(tr):
         t, end = tr["t_ms"], T0_MS + window_ms
         return (F.peak_deflection(t, tr["local"], T0_MS, end), F.peak_deflection(t, tr["soma"], T0_MS, end),
-                F.half_width(t, tr["soma"], T0_MS, end), F.max_rise_rate_V_per_s(t, tr["soma"], T0_MS, end))
+                F.integral_mV_ms(t, tr["soma"], T0_MS, end),
+                F.half_width(t, tr["soma"], T0_MS, end), F.max_rise_rate_V_per_s(t, tr["soma"], T0_MS, end),
+                F.spike_times(t, tr["soma"]).size)
 
     rows, traces = [], {}
     for n in n_values:
         tr = run(np.arange(n_max) < n)
         rows.append(measure(tr))
         traces[int(n)] = tr
-    local, soma, width, dvdt = (np.array(col) for col in zip(*rows))
+    local, soma, integral, width, dvdt, spikes = (np.array(col) for col in zip(*rows))
     out = {
         "branch_id": branch_id, "path_distance_um": morph.branches[branch_id].path_distance_at(centre_x),
         "target_distance_um": target_distance_um, "n_max": n_max, "n_synapses": n_values,
-        "local_mV": local, "soma_mV": soma, "soma_half_width_ms": width, "soma_dvdt_V_per_s": dvdt,
+        "local_mV": local, "soma_mV": soma, "soma_integral_mV_ms": integral, "soma_half_width_ms": width,
+        "soma_dvdt_V_per_s": dvdt, "soma_spikes": spikes,
         "spread_ms": spread_ms, "na_block": block_na, "traces": traces,
     }
     if with_expected:
@@ -219,9 +223,10 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     if with_nmda_block:
         saved = cell.get_synapse_weights(group, "nmda")
         cell.set_synapse_weights(group, "nmda", 0.0)
-        blocked = np.array([measure(run(np.arange(n_max) < n))[:2] for n in n_values])
+        blocked = np.array([measure(run(np.arange(n_max) < n))[:3] for n in n_values])
         cell.set_synapse_weights(group, "nmda", saved)
         out["local_nmda_block_mV"], out["soma_nmda_block_mV"] = blocked[:, 0], blocked[:, 1]
+        out["soma_integral_nmda_block_mV_ms"] = blocked[:, 2]
     cell.close()
     return out
 
@@ -234,24 +239,38 @@ def _centre_out_order(n: int) -> np.ndarray:
 
 
 def nmda_spike_features(sweep: dict) -> dict:
-    """All-or-none NMDA spike (Schiller et al. 2000, recorded at the soma): the somatic
-    response per added synapse jumps at a threshold count (the largest per-synapse increment
-    >= 3x the median increment and >= 0.5 mV per synapse); somatic amplitude and half-width
-    at the first count above threshold; NMDA block abolishes it (the blocked sweep has no
-    such jump anywhere, and its somatic response at the threshold count is < 50 % of
-    control)."""
-    n, soma = sweep["n_synapses"].astype(float), sweep["soma_mV"]
+    """All-or-none NMDA spike (Schiller et al. 2000, recorded at the soma), judged over the
+    counts that stay below a somatic action potential (Schiller's spikes were measured as
+    subthreshold somatic potentials): the somatic response per added synapse jumps at a
+    threshold count (the largest per-synapse increment >= 3x the median increment and
+    >= 0.5 mV per synapse); somatic amplitude and half-width at the first count above
+    threshold. Abolished by NMDA block: over the same counts the blocked sweep has no such
+    jump, and NMDA carries >= 80 % of the somatic charge (time integral of the depolarisation)
+    at the threshold count, as Schiller et al. measured."""
+    sub = _before_first_somatic_ap(sweep)
+    n, soma = sweep["n_synapses"][sub].astype(float), sweep["soma_mV"][sub]
     jump, k = _all_or_none_jump(n, soma)
-    blocked_jump, _ = _all_or_none_jump(n, sweep["soma_nmda_block_mV"])
+    blocked_jump, _ = _all_or_none_jump(n, sweep["soma_nmda_block_mV"][sub])
     above = k + 1
-    abolished = (not blocked_jump) and sweep["soma_nmda_block_mV"][above] < 0.5 * soma[above]
+    charge, blocked_charge = sweep["soma_integral_mV_ms"][above], sweep["soma_integral_nmda_block_mV_ms"][above]
+    nmda_fraction = 1.0 - blocked_charge / charge
     return {
         "nmda_spike_all_or_none": float(jump),
-        "nmda_threshold_synapses": int(sweep["n_synapses"][above]),
+        "nmda_threshold_synapses": int(n[above]),
         "nmda_spike_soma_amplitude_mV": float(soma[above]),
         "nmda_spike_soma_half_width_ms": float(sweep["soma_half_width_ms"][above]),
-        "nmda_spike_abolished_by_nmda_block": float(abolished),
+        "nmda_spike_nmda_charge_fraction": float(nmda_fraction),
+        "nmda_spike_abolished_by_nmda_block": float(not blocked_jump and nmda_fraction >= NMDA_CHARGE_FRACTION),
     }
+
+
+def _before_first_somatic_ap(sweep: dict) -> slice:
+    """The leading counts of a sweep whose control response stays below a somatic AP."""
+    fired = np.flatnonzero(sweep["soma_spikes"] > 0)
+    end = int(fired[0]) if fired.size else len(sweep["n_synapses"])
+    if end < 3:
+        raise ValueError(f"the soma fires from {sweep['n_synapses'][end]} synapses on: too few subthreshold counts")
+    return slice(0, end)
 
 
 def _all_or_none_jump(n: np.ndarray, response: np.ndarray, min_step: float = 0.5) -> tuple[bool, int]:

@@ -51,6 +51,7 @@ def flag(feature: str, source: str) -> Target:
 
 HAY = "Hay et al. 2011 (PLoS Comput Biol 7:e1002107), BluePyOpt L5PC features"
 SCHILLER = "Schiller et al. 2000 (Nature 404:285)"
+NMDA_CHARGE_FRACTION = 0.8   # NMDA receptors carry >= 80 % of an NMDA spike's charge (Schiller et al. 2000)
 POIRAZI = "Poirazi, Brannon & Mel 2003 (Neuron 37:977), Fig. local dEPSP expected vs actual"
 POLSKY = "Polsky, Mel & Schiller 2004 (Nat Neurosci 7:621)"
 LARKUM = "Larkum, Zhu & Sakmann 1999 (Nature 398:338); Hay et al. 2011"
@@ -85,6 +86,7 @@ TARGETS: dict[str, dict[str, Target]] = {
         flag("nmda_spike_all_or_none", SCHILLER),
         Target("nmda_spike_soma_amplitude_mV", "mV", SCHILLER, mean=5.9, sd=1.5),
         Target("nmda_spike_soma_half_width_ms", "ms", SCHILLER, mean=64.0, sd=20.0),
+        Target("nmda_spike_nmda_charge_fraction", "", SCHILLER, lower=NMDA_CHARGE_FRACTION, upper=1.0),
         flag("nmda_spike_abolished_by_nmda_block", SCHILLER),
         flag("clustered_integration_sigmoidal", POLSKY),
     )},
@@ -101,6 +103,8 @@ TARGETS: dict[str, dict[str, Target]] = {
         Target("epsp_attenuation_300um", "", MAGEE_COOK, mean=0.282, sd=0.048),
         flag("nmda_spike_all_or_none", SCHILLER),
         Target("nmda_spike_soma_amplitude_mV", "mV", SCHILLER, mean=5.9, sd=1.5),
+        Target("nmda_spike_soma_half_width_ms", "ms", SCHILLER, mean=64.0, sd=20.0),
+        Target("nmda_spike_nmda_charge_fraction", "", SCHILLER, lower=NMDA_CHARGE_FRACTION, upper=1.0),
         flag("nmda_spike_abolished_by_nmda_block", SCHILLER),
         flag("clustered_integration_sigmoidal", POIRAZI),
         Target("clustered_jump_expected_mV", "mV", POIRAZI, lower=12.0, upper=32.0),
