@@ -168,8 +168,9 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     """Activate 1..n_max synapses clustered on one terminal branch.
 
     Measures the local (cluster centre) and somatic peak depolarisation, the somatic
-    depolarisation integral (mV ms), half-width, maximal dV/dt and action potentials, with `with_expected` the 'expected' local response (arithmetic sum of each
-    synapse's unitary local peak; Polsky et al. 2004, Poirazi et al. 2003) and, with
+    depolarisation integral (mV ms), half-width, maximal dV/dt and action potentials, with
+    `with_expected` the 'expected' local response (arithmetic sum of each synapse's unitary
+    local peak; Polsky et al. 2004, Poirazi et al. 2003) and, with
     `with_nmda_block`, the same with NMDA blocked. The n active synapses fire together, or
     evenly spread over `spread_ms`; `block_na` removes every dendritic Na channel (a TTX block
     of the dendrites).
