@@ -66,6 +66,15 @@ CA1_PASSIVE = "typical of CA1 somata in vitro (Spruston & Johnston 1992 J Neurop
 CA1_BAP = "Spruston et al. 1995 (Science 268:297); Golding, Kath & Spruston 2001 (J Neurophysiol 86:2998)"
 CA1_FI = "regular firing rising with current (e.g. Staff, Jung, Thiagarajan, Yao & Spruston 2000, J Neurophysiol 84:2398)"
 
+# The basal NMDA spike, the same rows for both cells.
+NMDA_SPIKE = (
+    flag("nmda_spike_all_or_none", SCHILLER),
+    Target("nmda_spike_soma_amplitude_mV", "mV", SCHILLER, mean=5.9, sd=1.5),
+    Target("nmda_spike_soma_half_width_ms", "ms", SCHILLER, mean=64.0, sd=20.0),
+    Target("nmda_spike_nmda_charge_fraction", "", SCHILLER, lower=NMDA_CHARGE_FRACTION, upper=1.0),
+    flag("nmda_spike_abolished_by_nmda_block", SCHILLER),
+)
+
 TARGETS: dict[str, dict[str, Target]] = {
     "l5pc": {t.feature: t for t in (
         Target("input_resistance_MOhm", "MΩ", L5_PASSIVE, lower=15.0, upper=80.0),
@@ -83,11 +92,7 @@ TARGETS: dict[str, dict[str, Target]] = {
         flag("bac_dendritic_input_alone_no_spike", LARKUM),
         flag("bac_somatic_ap_alone_no_ca_spike", LARKUM),
         flag("bac_together_ca_spike_and_burst", LARKUM),
-        flag("nmda_spike_all_or_none", SCHILLER),
-        Target("nmda_spike_soma_amplitude_mV", "mV", SCHILLER, mean=5.9, sd=1.5),
-        Target("nmda_spike_soma_half_width_ms", "ms", SCHILLER, mean=64.0, sd=20.0),
-        Target("nmda_spike_nmda_charge_fraction", "", SCHILLER, lower=NMDA_CHARGE_FRACTION, upper=1.0),
-        flag("nmda_spike_abolished_by_nmda_block", SCHILLER),
+        *NMDA_SPIKE,
         flag("clustered_integration_sigmoidal", POLSKY),
     )},
     "ca1": {t.feature: t for t in (
@@ -101,11 +106,7 @@ TARGETS: dict[str, dict[str, Target]] = {
         Target("epsp_attenuation_100um", "", MAGEE_COOK, mean=0.67, sd=0.075),
         Target("epsp_attenuation_200um", "", MAGEE_COOK, mean=0.485, sd=0.108),
         Target("epsp_attenuation_300um", "", MAGEE_COOK, mean=0.282, sd=0.048),
-        flag("nmda_spike_all_or_none", SCHILLER),
-        Target("nmda_spike_soma_amplitude_mV", "mV", SCHILLER, mean=5.9, sd=1.5),
-        Target("nmda_spike_soma_half_width_ms", "ms", SCHILLER, mean=64.0, sd=20.0),
-        Target("nmda_spike_nmda_charge_fraction", "", SCHILLER, lower=NMDA_CHARGE_FRACTION, upper=1.0),
-        flag("nmda_spike_abolished_by_nmda_block", SCHILLER),
+        *NMDA_SPIKE,
         flag("clustered_integration_sigmoidal", POIRAZI),
         Target("clustered_jump_expected_mV", "mV", POIRAZI, lower=12.0, upper=32.0),
         Target("clustered_saturation_mV", "mV", POIRAZI, lower=35.0, upper=75.0),
