@@ -59,7 +59,7 @@ def bare_loop(ctx, tasks) -> tuple[float, int, list]:
                 for name, value in m.params:
                     setattr(pp, name, value)
                 nc = h.NetCon(None, pp)
-                nc.weight[0] = m.weight_uS
+                nc.weight[0] = m.weight_for(cell.morphology.branches[b].type)
                 pps.append(pp)
                 row.append(nc)
             ncs.append(row)

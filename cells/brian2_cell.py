@@ -523,7 +523,9 @@ class Brian2Cell:
         for i, x in enumerate(positions):
             for c, w in self.site(branch_id, x):
                 loc.append(i), comp.append(c), frac.append(w)
-        weights = np.array([[self._kinds[k].weight_uS * weight_scale for k in kinds] for _ in positions]).reshape(len(positions), len(kinds))
+        branch_type = self.morphology.branches[branch_id].type
+        per_kind = [self._kinds[k].weight_for(branch_type) * weight_scale for k in kinds]
+        weights = np.tile(per_kind, (len(positions), 1)).reshape(len(positions), len(kinds))
         group = Brian2SynapseGroup(branch_id, positions, tuple(kinds), weights, np.asarray(loc), np.asarray(frac))
         if not positions:
             return group

@@ -140,6 +140,7 @@ class NeuronCell:
         As in NEURON, the synapses exist as long as the returned group is referenced: keep
         it until `run` has returned; dropping it (``del group``) removes them from the cell."""
         h = self.h
+        branch_type = self.morphology.branches[branch_id].type
         pps, ncs = [], []
         for x in positions:
             seg = self.segment(branch_id, float(x))
@@ -151,7 +152,7 @@ class NeuronCell:
                 for name, value in model.params:
                     setattr(pp, name, value)
                 nc = h.NetCon(None, pp)
-                nc.weight[0] = model.weight_uS * weight_scale
+                nc.weight[0] = model.weight_for(branch_type) * weight_scale
                 row_pp.append(pp)
                 row_nc.append(nc)
             pps.append(row_pp)

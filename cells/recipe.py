@@ -46,13 +46,28 @@ class Channel:
 
 @dataclass(frozen=True)
 class SynapseModel:
-    """A synapse type: mechanism, kinetics and the default peak conductance of one synapse."""
+    """A synapse type: mechanism, kinetics and the peak conductance of one synapse.
+
+    `weight_uS` is the default peak conductance; `region_weights_uS` overrides it per region
+    ((region, uS), later entries override earlier), for inputs whose strength differs between
+    dendritic domains (e.g. basal vs apical inputs)."""
     mechanism: str
     tau_rise_ms: float
     tau_decay_ms: float
     e_mV: float
     weight_uS: float
     params: tuple[tuple[str, float], ...] = ()
+    region_weights_uS: tuple[tuple[str, float], ...] = ()
+
+    def weight_for(self, branch_type: str) -> float:
+        """Peak conductance (uS) of one synapse on a branch of this type."""
+        weight = self.weight_uS
+        for region, value in self.region_weights_uS:
+            if region not in REGIONS:
+                raise KeyError(f"synapse {self.mechanism}: unknown region {region!r}; choose from {', '.join(REGIONS)}")
+            if branch_type in REGIONS[region]:
+                weight = value
+        return weight
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ def test_synapse_at_a_section_end():
 def test_synapse_weights_per_location(simulator):
     cell = load_cell("ca1", simulator=simulator)
     group = cell.add_synapses(3, [0.2, 0.5, 0.8], weight_scale=2.0)
-    np.testing.assert_allclose(cell.get_synapse_weights(group, "nmda"), 2.0 * get_recipe("ca1").synapse("nmda").weight_uS)
+    nmda = get_recipe("ca1").synapse("nmda")
+    np.testing.assert_allclose(cell.get_synapse_weights(group, "nmda"), 2.0 * nmda.weight_for(cell.morphology.branches[3].type))
     cell.set_synapse_weights(group, "nmda", [0.0, 0.001, 0.002])
     np.testing.assert_allclose(cell.get_synapse_weights(group, "nmda"), [0.0, 0.001, 0.002])
     cell.set_synapse_weights(group, "ampa", 0.0)
