@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from cells.validation import protocols as P
 from cells.validation.targets import TARGETS
 
+# The ca1 oblique cluster is centred at 45 % of its branch (0 at the trunk end): on the built-in
+# tree that is 140 um from the soma, nearest the 150 um target; the dV/dt and saturation rows
+# depend on it (README, "Validation status").
+OBLIQUE_BRANCH_X = 0.45
+
 
 @dataclass
 class Row:
@@ -73,9 +78,9 @@ def protocol_plan(cell_name: str, fast: bool = False) -> dict:
             "fi": P.fi_ca1,
             "bap": P.bap_ca1,
             "attenuation": P.trunk_attenuation,
-            "nmda_basal": lambda mk: _nmda_only(P.cluster_sweep(mk, "basal", 100.0, 30, n_values=nmda_counts)),
-            "oblique": lambda mk: _oblique(mk, P.cluster_sweep(mk, "oblique", 150.0, 30, n_values=nmda_counts),
-                                           nmda_counts),
+            "nmda_basal": lambda mk: _nmda_only(P.cluster_sweep(mk, "basal", 150.0, 30, n_values=nmda_counts)),
+            "oblique": lambda mk: _oblique(mk, P.cluster_sweep(mk, "oblique", 150.0, 30, n_values=nmda_counts,
+                                                               branch_x=OBLIQUE_BRANCH_X), nmda_counts),
         }
     raise ValueError(f"no validation plan for {cell_name!r}")
 

@@ -164,8 +164,9 @@ def bac_firing(make_cell) -> dict:
 def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max: int,
                   span_um: float = 30.0, n_values=None, window_ms: float = 250.0,
                   prefer: str = "closest", spread_ms: float = 0.0, block_na: bool = False,
-                  with_nmda_block: bool = True, with_expected: bool = True) -> dict:
-    """Activate 1..n_max synapses clustered on one terminal branch.
+                  with_nmda_block: bool = True, with_expected: bool = True, branch_x: float = 0.6) -> dict:
+    """Activate 1..n_max synapses clustered on one terminal branch, centred at `branch_x`
+    of it (0 at the end nearer the soma).
 
     Measures the local (cluster centre) and somatic peak depolarisation, the somatic
     depolarisation integral (mV ms), half-width, maximal dV/dt and action potentials, with
@@ -185,7 +186,7 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
         block_sodium(cell)
     morph = cell.morphology
     branch_id = cluster_branch(morph, branch_type, target_distance_um, prefer=prefer)
-    positions = cluster_positions(morph, branch_id, n_max, span_um)
+    positions = cluster_positions(morph, branch_id, n_max, span_um, branch_x)
     order = _centre_out_order(n_max)
     group = cell.add_synapses(branch_id, positions[order])
     centre_x = float(np.median(positions))
@@ -213,7 +214,7 @@ def cluster_sweep(make_cell, branch_type: str, target_distance_um: float, n_max:
     local, soma, integral, width, dvdt, spikes = (np.array(col) for col in zip(*rows))
     out = {
         "branch_id": branch_id, "path_distance_um": morph.branches[branch_id].path_distance_at(centre_x),
-        "target_distance_um": target_distance_um, "n_max": n_max, "n_synapses": n_values,
+        "target_distance_um": target_distance_um, "branch_x": branch_x, "n_max": n_max, "n_synapses": n_values,
         "local_mV": local, "soma_mV": soma, "soma_integral_mV_ms": integral, "soma_half_width_ms": width,
         "soma_dvdt_V_per_s": dvdt, "soma_spikes": spikes,
         "spread_ms": spread_ms, "na_block": block_na, "traces": traces,
@@ -315,7 +316,8 @@ def oblique_na_spike(make_cell, control: dict, n_values=None) -> dict:
     cluster sweep (synchronous input). The same cluster is run again with the dendritic Na
     channels blocked (all counts), and with the threshold count and the next one spread
     evenly over SPREAD_MS, as Losonczy & Magee desynchronised a just-suprathreshold input."""
-    kw = dict(window_ms=NA_SWEEP_WINDOW_MS, with_nmda_block=False, with_expected=False)
+    kw = dict(window_ms=NA_SWEEP_WINDOW_MS, with_nmda_block=False, with_expected=False,
+              branch_x=control["branch_x"])
     where = (control["target_distance_um"], control["n_max"])
     thr = _threshold_index(control)
     na_block = cluster_sweep(make_cell, "oblique", *where, n_values=n_values, block_na=True, **kw)
