@@ -525,7 +525,7 @@ class Brian2Cell:
                 loc.append(i), comp.append(c), frac.append(w)
         branch_type = self.morphology.branches[branch_id].type
         per_kind = [self._kinds[k].weight_for(branch_type) * weight_scale for k in kinds]
-        weights = np.tile(per_kind, (len(positions), 1)).reshape(len(positions), len(kinds))
+        weights = np.tile(per_kind, (len(positions), 1))   # (positions, kinds), also for none
         group = Brian2SynapseGroup(branch_id, positions, tuple(kinds), weights, np.asarray(loc), np.asarray(frac))
         if not positions:
             return group
