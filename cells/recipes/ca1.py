@@ -67,6 +67,8 @@ GNA_DEND = 0.028  # S/cm2 in apical dendrites; Migliore et al. 1999: 0.032 (tune
 GNA_TRUNK = 0.014  # S/cm2 in the apical trunk (tuned here, see docstring)
 GNA_BASAL = 0.007  # S/cm2 in basal dendrites (tuned here, see docstring)
 GIM = 0.0005    # S/cm2 M current in soma and dendrites (tuned here, see docstring)
+GNA_AXON = 3.0   # S/cm2 NaTa in the axon stub; Hay et al. 2011 AIS: 3.14 (tuned here, see docstring)
+GK_AXON = 1.0    # S/cm2 Kv3 in the axon stub; Hay et al. 2011 AIS: 1.02
 GKDR_SOMA = 0.03  # S/cm2; Migliore et al. 1999: 0.01 (tuned here, see docstring)
 RM = 40000.0    # ohm cm2 (tuned here; was 28000)
 RA = 100.0      # ohm cm (tuned here; was 150)
@@ -96,10 +98,11 @@ RECIPE = CellRecipe(
         Channel("NaCA1", ("oblique", "tuft"), Uniform(GNA_DEND), params=(("ar", 0.8),)),
         Channel("NaCA1", ("trunk",), Uniform(GNA_TRUNK), params=(("ar", 0.8),)),
         Channel("NaCA1", ("basal",), Uniform(GNA_BASAL), params=(("ar", 0.8),)),
-        Channel("NaCA1", ("axon",), Uniform(GNA * 10), params=(("ar", 1.0),)),
         Channel("KdrCA1", ("soma",), Uniform(GKDR_SOMA)),
         Channel("KdrCA1", ("dendrites",), Uniform(GKDR)),
-        Channel("KdrCA1", ("axon",), Uniform(GKDR * 2)),
+        # axon initial segment (stub): fast transient Na and Kv3-type K at Hay et al.'s AIS densities
+        Channel("NaTa", ("axon",), Uniform(GNA_AXON)),
+        Channel("Kv3", ("axon",), Uniform(GK_AXON)),
         Channel("KAProx", ("soma", "axon"), Uniform(GKA)),
         Channel("KAProx", ("apical",), Between(Linear(GKA, length_um=100.0), 0.0, KA_SWITCH_UM)),
         Channel("KADist", ("apical",), Between(Linear(GKA, length_um=100.0, cap_um=350.0), KA_SWITCH_UM, 1e9)),
