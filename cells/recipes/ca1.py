@@ -34,8 +34,13 @@ from `bridge validate ca1 --fast` and single-protocol probes; README, "Validatio
 - M current 0.0005 S/cm2 (x5 of the earlier 0.0001) and somatic Kdr 0.03 (x3): with the
   weaker AHP, n120 went into depolarisation block at 0.5 nA (troughs near -54 mV). Im x5
   alone gives graded firing on both trees; somatic Kdr x3-6 alone does not, and its share
-  in the final f-I was not isolated. Measured with the final recipe (0.05-0.5 nA, 500 ms):
-  built-in 0/0/0/0/12/17 spikes, n120 0/0/0/14/22/6 (open, below).
+  in the final f-I was not isolated.
+- Axon stub: fast transient Na (NaTa) 3 S/cm2 and Kv3 1 S/cm2, the order of Hay et al.
+  2011's axon initial segment (3.14 / 1.02), instead of ten times the somatic NaCA1 with
+  twice the dendritic Kdr (Migliore et al. 1999's axon). With the old axon n120 still
+  blocked at 0.5 nA (0/0/0/14/22/6 spikes at 0.05/0.1/0.2/0.3/0.4/0.5 nA, 500 ms); with
+  this one it fires 0/0/0/10/33/47 and the built-in tree 0/0/0/0/8/15 (rheobase 0.4 nA),
+  with trunk Na unchanged (built-in bAP ratio 0.618 -> 0.665, n120 0.247).
 - Synapses: basal inputs AMPA 0.3 nS / NMDA 2 nS (the l5pc weights, Schiller et al.'s basal
   inputs), apical AMPA 0.5 / NMDA 0.8 nS. One weight for both could not give the basal
   NMDA spike and the timing-sensitive oblique Na spike (session 4: with NMDA 2 nS an input
@@ -49,13 +54,16 @@ from `bridge validate ca1 --fast` and single-protocol probes; README, "Validatio
   the low end of values used for CA1 models; EPSP attenuation on the built-in tree is
   dominated by axial/capacitive filtering.
 
-Open on n120 (21 / 23; the built-in tree passes 23 / 23):
-- f-I: n120 still blocks at 0.5 nA (14 / 22 / 6 spikes at 0.3 / 0.4 / 0.5 nA). Trunk Na
-  0.014 / 0.0168 / 0.0196 gives 6 / 11 / 30 spikes at 0.5 nA there, and a built-in bAP ratio
-  of 0.618 / 0.681 / 0.735.
+Open on n120 (22 / 23; the built-in tree passes 23 / 23):
 - the oblique threshold is 34.5 mV expected (Poirazi 12-32 mV). n120 has no oblique near
-  150 um (its first oblique leaves the trunk at 172 um; the cluster lands at 315 um);
-  oblique Na 0.032 brings it to 31.6 mV but fails the built-in saturation (above).
+  150 um (its first oblique leaves the trunk at 172 um; the cluster lands at 315 um, where
+  the A-type K density is ~4x the somatic one). Tried, each on the n120 oblique sweep:
+  oblique Na 0.030 / 0.032 gives 31.7 / 31.6 mV but a built-in saturation of 75.6 / 77.5 mV
+  (bound 75; 0.030 also loses n120's dV/dt jump); apical NMDA 1.0 / 1.2 nS gives 32.0 /
+  32.2 mV (1.0 loses the dV/dt jump); doubling dendritic Kdr does not lower the built-in
+  saturation (77.6 mV with Na 0.032); other n120 obliques are worse (non-terminal branch
+  51 at 223 um: 37.1 mV; thin branches 30 / 31 at 422-440 um: 33-34 mV and no dV/dt jump;
+  branch 49 near its trunk end, 291 um: no dV/dt jump).
 """
 from cells.distributions import Between, Linear, Sigmoid, Uniform
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
@@ -68,7 +76,7 @@ GNA_TRUNK = 0.014  # S/cm2 in the apical trunk (tuned here, see docstring)
 GNA_BASAL = 0.007  # S/cm2 in basal dendrites (tuned here, see docstring)
 GIM = 0.0005    # S/cm2 M current in soma and dendrites (tuned here, see docstring)
 GNA_AXON = 3.0   # S/cm2 NaTa in the axon stub; Hay et al. 2011 AIS: 3.14 (tuned here, see docstring)
-GK_AXON = 1.0    # S/cm2 Kv3 in the axon stub; Hay et al. 2011 AIS: 1.02
+GK_AXON = 1.0    # S/cm2 Kv3 in the axon stub; Hay et al. 2011 AIS: 1.02 (tuned here)
 GKDR_SOMA = 0.03  # S/cm2; Migliore et al. 1999: 0.01 (tuned here, see docstring)
 RM = 40000.0    # ohm cm2 (tuned here; was 28000)
 RA = 100.0      # ohm cm (tuned here; was 150)
@@ -84,6 +92,7 @@ RECIPE = CellRecipe(
         "Hoffman DA, Magee JC, Colbert CM, Johnston D (1997) Nature 387:869",
         "Magee JC (1998) J Neurosci 18:7613",
         "Golding NL, Mickus TJ, Katz Y, Kath WL, Spruston N (2005) J Physiol 568:69",
+        "Hay E, Hill S, Schürmann F, Markram H, Segev I (2011) PLoS Comput Biol 7:e1002107 (axon initial segment)",
     ),
     temperature_C=34.0,
     v_init_mV=-65.0,
