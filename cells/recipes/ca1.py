@@ -26,8 +26,8 @@ from `bridge validate ca1 --fast` and single-protocol probes; README, "Validatio
   the oblique spike stays under Poirazi's ~75 mV saturation (built-in 73.9 mV; 0.032 gave
   77.5 mV with the earlier rest and oblique diameters, cluster at 45 % of the branch) and
   n120's oblique threshold falls into Poirazi's range (below); trunk 0.014, so the bAP
-  decrements: with uniform basal KA
-  and basal Na 0.014 the built-in bAP ratio at 300 um is 0.80 with full trunk Na, 0.74 /
+  decrements: with uniform basal KA and basal Na 0.014 the built-in bAP ratio at 300 um is
+  0.80 with full trunk Na, 0.74 /
   0.70 / 0.66 with x0.9 / 0.8 / 0.7; with basal Na 0.007, x0.7 / 0.6 / 0.5 give 0.735 /
   0.681 / 0.618 (target <= 0.7; n120 0.246 with x0.5); basal 0.007 (a quarter of the
   oblique density): with 0.014 or 0.0098 an AMPA-only basal cluster fires a Na spike (local
@@ -58,8 +58,9 @@ from `bridge validate ca1 --fast` and single-protocol probes; README, "Validatio
   the low end of values used for CA1 models; EPSP attenuation on the built-in tree is
   dominated by axial/capacitive filtering.
 
-- Leak reversal -58 mV (session 8; -65 before): the resting A-type K and M conductances held
-  the soma at -71.5 mV (built-in and n120); with -58 it rests at -69.0 / -68.9 mV. A
+- Leak reversal -58 mV (session 8; -65 before): the resting A-type K conductance (5.7 of
+  ~18 nS on the built-in tree) held the soma at -71.5 mV (built-in and n120); with -58 it
+  rests at -69.0 / -68.9 mV. A
   dendritic spike threshold and height are measured from rest, so the depolarised rest
   lowers n120's oblique threshold (34.5 mV expected with e_pas -65 and Na 0.028; 31.7 with
   Na 0.030 alone, 31.1 with e_pas -60 alone, 28.6 with e_pas -58 and Na 0.030) and the
