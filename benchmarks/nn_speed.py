@@ -72,7 +72,7 @@ def main(argv=None) -> int:
 
     if args.skip_epoch:
         return 0
-    from cells.errors import InputError
+    from dendritic_errors import InputError
     from bridge.data import load_dataset
     from bridge.nn.training import train_model
     try:

@@ -14,7 +14,7 @@ import sys
 COMMANDS = ("validate", "compare", "characterize", "fit", "train", "demo")
 
 
-from cells.errors import InputError as UserError  # noqa: E402  (one error type for bad input)
+from dendritic_errors import InputError as UserError  # noqa: E402  (one error type for bad input)
 
 
 def _load(name: str):

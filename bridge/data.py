@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -27,7 +27,7 @@ def read_netcdf(path: str | os.PathLike, what: str, tree: bool = False):
 
     A missing, truncated or unreadable file raises `InputError` naming the file and `what`
     it should have been."""
-    from cells.errors import InputError
+    from dendritic_errors import InputError
 
     path = os.fspath(path)
     if not os.path.exists(path):

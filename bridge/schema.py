@@ -119,7 +119,7 @@ import xarray as xr
 
 from bridge.io import read_netcdf, write_netcdf_atomic
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 from bridge.transfer import FAMILIES, all_param_names
 
 # =====================================================================================

@@ -9,7 +9,7 @@ Importing this package imports neither NEURON nor Brian2; building a cell does.
 """
 from __future__ import annotations
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 from cells.recipes import CELL_NAMES, get_recipe
 
 SIMULATORS = ("neuron", "brian2")

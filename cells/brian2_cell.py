@@ -42,7 +42,7 @@ from cells.brian2_geometry import SectionLayout, section_layouts
 from cells.brian2_kinetics import (CA_DYNAMICS, CADYN_DEFAULTS, CAO_MM, FARADAY_C_PER_MOL, GAS_CONSTANT_J_PER_K_MOL,
                                    MECHANISMS, SynapseKinetics, cadyn_drive, gate_tau_name, mg_block, rate_code,
                                    steady_states)
-from cells.errors import InputError
+from dendritic_errors import InputError
 from cells.mechanisms import cache_root
 from cells.morphology import Morphology
 from cells.recipe import CellRecipe

@@ -23,7 +23,7 @@ from bridge.characterize.protocols import CONDITIONS, PLACEMENTS, select_branche
 from bridge.cli import main
 from bridge.schema import (CHARACTERIZATION_GROUPS, CHARACTERIZATION_SCHEMA_VERSION, open_characterization,
                            write_characterization)
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 pytestmark = pytest.mark.timeout(600)
 

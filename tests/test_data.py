@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 from bridge import data as bdata
 
 

@@ -9,7 +9,7 @@ from bridge.fit.curves import fit_curves, fit_family, prepare, spline_knots
 from bridge.fit.synthetic import TRUE_FAMILY, make_characterization, write_characterization
 from bridge.schema import check_units, make_units_dataset, open_units
 from bridge.transfer import FAMILIES, SPLINE_KNOTS, evaluate
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 X = np.linspace(0.9, 30.0, 30)           # expected input (mV), N = 30 synapses
 TRUE = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 from cells.morphology import (BRANCH_TYPES, Branch, SWCError, builtin_morphology,
                               nseg_d_lambda, read_swc)
 

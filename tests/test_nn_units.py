@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 from bridge.nn import DendriticLayer, load_units
 from bridge.schema import check_units, make_units_dataset, open_units, write_units
 

@@ -98,6 +98,6 @@ def test_from_units_median_and_sample():
     s2 = FittedTransfer.from_units(ds, "basal", 50, init="sample", seed=1)
     assert torch.equal(s1.threshold, s2.threshold)
     assert set(s1.threshold.tolist()) <= {8.0, 10.0, 12.0, 14.0} and len(set(s1.threshold.tolist())) > 1
-    from cells.errors import InputError
+    from dendritic_errors import InputError
     with pytest.raises(InputError, match="oblique"):
         FittedTransfer.from_units(ds, "oblique", 3)

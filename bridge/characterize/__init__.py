@@ -20,7 +20,7 @@ import time
 
 from bridge.characterize.protocols import (CONDITIONS, DEFAULT_BRANCHES, PLACEMENTS, PROTOCOLS, Context,
                                            Settings, default_protocols)
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 __all__ = ["CONDITIONS", "DEFAULT_BRANCHES", "PLACEMENTS", "PROTOCOLS", "Settings", "characterize",
            "parse_protocols", "prepare"]

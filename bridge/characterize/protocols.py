@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from bridge.characterize.tasks import DENDRITIC_TYPES, RunConfig, Task
-from cells.errors import InputError
+from dendritic_errors import InputError
 from cells.mechanisms import sodium_mechanisms
 
 PROTOCOLS = ("passive", "integration", "timing", "bap", "bac", "fi", "patterns")

@@ -24,7 +24,7 @@ from multiprocessing import get_context
 
 from bridge.characterize.store import PartStore
 from bridge.characterize.tasks import RunConfig, Task, run_task
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 SCHEDULER_RE = re.compile(r"^(?:(tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})$")
 

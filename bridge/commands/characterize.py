@@ -47,7 +47,7 @@ def add_arguments(parser) -> None:
 
 
 def parse_branches(text: str):
-    from cells.errors import InputError
+    from dendritic_errors import InputError
 
     text = text.strip()
     if text == "all":

@@ -47,7 +47,7 @@ def add_arguments(p) -> None:
 
 def _check(args) -> None:
     from cells import CELL_NAMES
-    from cells.errors import InputError
+    from dendritic_errors import InputError
 
     if args.cell not in CELL_NAMES:
         raise InputError(f"unknown cell {args.cell!r}: choose one of {', '.join(CELL_NAMES)}")
@@ -65,7 +65,7 @@ def _say(msg: str) -> None:
 def _pick_dataset(choice: str) -> tuple[str, str]:
     """(dataset name, sentence for the report)."""
     from bridge.data import locate
-    from cells.errors import InputError
+    from dendritic_errors import InputError
 
     if choice == "synthetic":
         return "synthetic", "the code-generated synthetic image task (--dataset synthetic)"

@@ -47,7 +47,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from cells.errors import InputError
+    from dendritic_errors import InputError
 
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):

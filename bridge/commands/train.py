@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 NAME = "train"
 HELP = "train a dendritic ANN on (Fashion-)MNIST"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from bridge.schema import PROVENANCE_ATTRS, open_characterization
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 
 def read_characterization(path, required=("integration",), optional=("timing", "patterns")):

@@ -12,7 +12,7 @@ from bridge.fit.data import read_characterization
 from bridge.fit.export import build_units
 from bridge.fit.two_layer import TARGETS, fit_two_layer
 from bridge.transfer import FAMILIES, all_param_names
-from cells.errors import InputError
+from dendritic_errors import InputError
 
 FATAL = ("empty", "flat", "non_monotone", "failed")
 """Flags of a branch's default curve that stop `bridge fit` (unless `skip_bad`)."""

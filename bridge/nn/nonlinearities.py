@@ -140,7 +140,7 @@ class FittedTransfer(nn.Module):
         replacement, seeded) among the type's branches fitted with `type_family` — a draw
         from the empirical distribution of fits.
         """
-        from cells.errors import InputError
+        from dendritic_errors import InputError
         from bridge.nn.units import load_units
 
         ds = load_units(units) if not hasattr(units, "data_vars") else units

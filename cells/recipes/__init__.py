@@ -1,5 +1,5 @@
 """Cell recipes by name."""
-from cells.errors import InputError
+from dendritic_errors import InputError
 from cells.recipe import CellRecipe
 
 CELL_NAMES = ("l5pc", "ca1")

@@ -1,4 +1,7 @@
-"""Errors caused by user input (files, names, parameters).
+"""The project-wide error type for bad user input (files, names, parameters).
+
+A module of its own so that `cells`, `bridge` and `bridge.nn` can all use it without
+importing each other.
 
 The command line prints these as one line and exits non-zero; anything else is a bug
 and keeps its traceback.
