@@ -481,7 +481,7 @@ rely on any other variable. Write with :func:`write_characterization`, read with
     vars    bap_amplitude_mV (site), bap_delay_ms (site)
 ``bac``            dims: ``stimulus`` ("soma", "dendrite", "both")
     vars    soma_spikes (stimulus), dend_peak_mV (stimulus) peak dendritic membrane
-            potential (absolute), dend_above_minus40_ms (stimulus)
+            potential (absolute), dend_above_plateau_ms (stimulus)
 ``fi``             dims: ``current_nA``
     vars    rate_hz (current_nA), n_spikes (current_nA), first_spike_ms (current_nA)
 ``patterns``       dims: ``pattern``, ``branch``
@@ -536,7 +536,7 @@ CHARACTERIZATION_GROUPS: dict[str, dict] = {
     "bac": {
         "coords": {"stimulus": ("stimulus",)},
         "data_vars": {"soma_spikes": (("stimulus",), "1"), "dend_peak_mV": (("stimulus",), "mV"),
-                      "dend_above_minus40_ms": (("stimulus",), "ms")},
+                      "dend_above_plateau_ms": (("stimulus",), "ms")},
     },
     "fi": {
         "coords": {"current_nA": ("current_nA",)},

@@ -1,42 +1,49 @@
-"""Detailed pyramidal cell models (layer 5 `l5pc`, CA1 `ca1`), one recipe each.
+"""Detailed pyramidal cell models (layer 5 `l5pc`, CA1 `ca1`, or a registered type).
 
     from cells import load_cell
     cell = load_cell("l5pc")                                  # built-in morphology, NEURON
     cell = load_cell("ca1", morphology="my_cell.swc")         # your reconstruction
     cell = load_cell("l5pc", simulator="brian2")              # the same cell in Brian2
 
-Importing this package imports neither NEURON nor Brian2; building a cell does.
+Every cell type (recipe, stimuli, validation plan, protocols) is declared once, in
+`cells.types`. Importing this package imports neither NEURON nor Brian2; building a cell does.
 """
 from __future__ import annotations
 
+from cells.recipes import get_recipe
+from cells.types import cell_type_names, get_cell_type, register_cell_type
 from dendritic_errors import InputError
-from cells.recipes import CELL_NAMES, get_recipe
 
 SIMULATORS = ("neuron", "brian2")
 
-__all__ = ["CELL_NAMES", "SIMULATORS", "InputError", "get_recipe", "load_cell", "load_morphology"]
+__all__ = ["SIMULATORS", "InputError", "cell_type_names", "get_cell_type", "get_recipe", "load_cell",
+           "load_morphology", "make_cell_factory", "register_cell_type"]
 
 
 def load_morphology(cell_name: str, morphology=None, seed: int = 0):
-    """The built-in morphology of a cell type, or an SWC file (path) when given."""
-    from cells.morphology import builtin_morphology, read_swc
+    """The built-in morphology of a cell type (seeded), or a reconstruction (path) when given."""
+    from cells.morphology import read_swc
 
     if morphology is None:
-        return builtin_morphology(cell_name, seed=seed)
+        return get_cell_type(cell_name).builtin_morphology(seed)
     return read_swc(morphology)
 
 
-def load_cell(name: str, morphology=None, simulator: str = "neuron", seed: int = 0):
-    """Build cell `name` ("l5pc" or "ca1") on its built-in morphology or an SWC file, in
-    NEURON (`NeuronCell`) or Brian2 (`Brian2Cell`); both have the same interface."""
-    recipe = get_recipe(name)
-    morph = load_morphology(name, morphology, seed)
+def make_cell_factory(recipe, morphology, simulator: str = "neuron"):
+    """A function returning a new cell of `recipe` on `morphology` in `simulator` at each call."""
     if simulator == "neuron":
         from cells.neuron_cell import NeuronCell
 
-        return NeuronCell(recipe, morph)
+        return lambda: NeuronCell(recipe, morphology)
     if simulator == "brian2":
         from cells.brian2_cell import Brian2Cell
 
-        return Brian2Cell(recipe, morph)
+        return lambda: Brian2Cell(recipe, morphology)
     raise InputError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")
+
+
+def load_cell(name: str, morphology=None, simulator: str = "neuron", seed: int = 0):
+    """Build cell type `name` on its built-in morphology (seeded) or a reconstruction, in
+    NEURON (`NeuronCell`) or Brian2 (`Brian2Cell`); both implement the same cell contract."""
+    cell_type = get_cell_type(name)
+    return make_cell_factory(cell_type.recipe, load_morphology(name, morphology, seed), simulator)()

@@ -1,15 +1,19 @@
-"""The same protocols in NEURON and Brian2, and how far apart the voltages are.
+"""The same experiments in NEURON and Brian2, and how far apart the voltages are.
 
-    rows = compare("l5pc")                      # built-in morphology; or morphology="cell.swc"
+    rows, seconds = compare("l5pc")             # built-in morphology; or morphology="cell.swc"
     print(table(rows)); all(r.passed for r in rows)
 
-Four protocols, each on a fresh cell per simulator, short enough for the test suite:
-- `passive_epsp`: one AMPA synapse (5 x the recipe's weight) at 50/150/300 um on the main
-  apical path and 100 um on a basal branch, activated 25 ms apart; soma + each synapse site.
-- `step`: somatic current step with spikes; soma and 200 um on the apical path.
-- `nmda_cluster`: 20 AMPA+NMDA synapses clustered over 30 um of a basal branch (the branch
-  the validation uses), activated together; cluster centre and soma.
-- `bap`: brief somatic pulse (as in the bAP validation protocol); soma and apical sites.
+Four protocols, each made of the shared experiments (`cells.experiments`, the ones
+`bridge validate` and `bridge characterize` run), on a fresh cell per simulator and run,
+with the cell type's stimuli (`cells.types`):
+- `passive_epsp`: one small AMPA synapse (`synaptic.epsp`) at 50/150/300 um on the main
+  apical path and on the basal branch nearest 100 um, one run each; site and soma.
+- `step`: a somatic step of the cell type's largest f-I current for 50 ms (spikes); soma
+  and 200 um on the apical path.
+- `nmda_cluster`: 20 AMPA+NMDA synapses of the cell type's basal NMDA-spike cluster,
+  together; cluster centre and soma.
+- `bap`: the cell type's somatic pulse; soma and apical sites at 100/200/300 um and the
+  cell type's bAP distances.
 
 Per protocol and site: mean |dV| (outside a 2 ms window around every spike of either
 simulator at that site), spike counts and the largest spike-time difference. Tolerances
@@ -23,21 +27,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cells.validation import features as F
-from cells.validation.sites import apical_path, cluster_branch, cluster_positions, site_at_distance
+from cells.experiments import features as F
+from cells.experiments import steps
+from cells.experiments.bap import backpropagating_ap
+from cells.experiments.sites import apical_sites, cluster_branch, clustered_sites
+from cells.experiments.synaptic import SynapseSet, cumulative_sweep, epsp, record_local
 
 PASSIVE_MV = 0.1
 ACTIVE_MV = 0.5
 SPIKE_MS = 0.2
 SPIKE_WINDOW_MS = 2.0     # excluded around each spike (centred)
 PROTOCOLS = ("passive_epsp", "step", "nmda_cluster", "bap")
-
-SETTINGS = {   # cell-specific stimulus amplitudes and sites
-    "l5pc": {"step_nA": 1.0, "bap": (1.9, 5.0), "bap_um": (100.0, 300.0, 600.0), "basal_um": 120.0,
-             "basal_prefer": "thickest"},
-    "ca1": {"step_nA": 0.8, "bap": (2.0, 5.0), "bap_um": (100.0, 200.0, 300.0), "basal_um": 100.0,
-            "basal_prefer": "closest"},
-}
+EPSP_SITES_UM = (50.0, 150.0, 300.0)        # on the main apical path
+BASAL_EPSP_UM = 100.0
+STEP_MS = 50.0
+STEP_RECORD_UM = 200.0
+CLUSTER_SYNAPSES = 20
+CLUSTER_SPAN_UM = 30.0
+CLUSTER_WINDOW_MS = 75.0
+BAP_SITES_UM = (100.0, 200.0, 300.0)
 
 
 @dataclass
@@ -61,59 +69,60 @@ class Row:
         return self.mean_abs_dv_mV <= self.tolerance_mV and self.spikes_matched and timing
 
 
-def _passive_epsp(cell, s):
-    morph = cell.morphology
-    path = apical_path(morph)
-    sites = {f"apical{d:g}": site_at_distance(morph, path, d) for d in (50.0, 150.0, 300.0)}
-    basal = cluster_branch(morph, "basal", 100.0)
-    sites["basal100"] = (basal, 0.5)
-    groups = []
-    for k, (name, site) in enumerate(sites.items()):
-        groups.append(cell.add_synapses(site[0], [site[1]], kinds=("ampa",), weight_scale=5.0))
-        cell.activate(groups[-1], [5.0 + 25.0 * k])
-        cell.record(name, *site)
-    cell.record("soma", 0, 0.5)
-    return 5.0 + 25.0 * len(sites) + 20.0, groups
+def _passive_epsp(make_cell, cell_type) -> list[dict]:
+    """One run per site; traces named by site ("apical50", "apical50_soma", ...)."""
+    out = []
+    probe = make_cell()
+    morph = probe.morphology
+    probe.close()
+    sites = dict(zip((f"apical{d:g}" for d in EPSP_SITES_UM), apical_sites(morph, EPSP_SITES_UM)))
+    sites[f"basal{BASAL_EPSP_UM:g}"] = (cluster_branch(morph, "basal", BASAL_EPSP_UM), 0.5)
+    for name, site in sites.items():
+        cell = make_cell()
+        tr = epsp(cell, site)["traces"]
+        cell.close()
+        out.append({"t_ms": tr["t_ms"], name: tr["local"], f"{name}_soma": tr["soma"]})
+    return out
 
 
-def _step(cell, s):
-    cell.add_step_current(0, 0.5, amp_nA=s["step_nA"], delay_ms=5.0, dur_ms=50.0)
-    cell.record("soma", 0, 0.5)
-    cell.record("apical200", *site_at_distance(cell.morphology, apical_path(cell.morphology), 200.0))
-    return 60.0, []
-
-
-def _nmda_cluster(cell, s):
-    morph = cell.morphology
-    branch = cluster_branch(morph, "basal", s["basal_um"], prefer=s["basal_prefer"])
-    positions = cluster_positions(morph, branch, 20, 30.0)
-    group = cell.add_synapses(branch, positions)
-    cell.activate(group, np.full(len(positions), 5.0))
-    cell.record("local", branch, float(np.median(positions)))
-    cell.record("soma", 0, 0.5)
-    return 80.0, [group]
-
-
-def _bap(cell, s):
-    amp, dur = s["bap"]
-    cell.add_step_current(0, 0.5, amp_nA=amp, delay_ms=5.0, dur_ms=dur)
-    cell.record("soma", 0, 0.5)
-    path = apical_path(cell.morphology)
-    for d in s["bap_um"]:
-        cell.record(f"apical{d:g}", *site_at_distance(cell.morphology, path, d))
-    return 40.0, []
-
-
-SETUP = {"passive_epsp": _passive_epsp, "step": _step, "nmda_cluster": _nmda_cluster, "bap": _bap}
-
-
-def run_protocol(protocol: str, make_cell, settings: dict) -> dict:
+def _step(make_cell, cell_type) -> list[dict]:
     cell = make_cell()
-    tstop, synapses = SETUP[protocol](cell, settings)   # synapse groups must outlive the run (NEURON)
-    traces = cell.run(tstop)
+    site = apical_sites(cell.morphology, [STEP_RECORD_UM])[0]
+    r = steps.step_response(cell, max(cell_type.stimuli.fi_currents_nA), STEP_MS,
+                            record_sites={f"apical{STEP_RECORD_UM:g}": site})
     cell.close()
+    return [r["traces"]]
+
+
+def _nmda_cluster(make_cell, cell_type) -> list[dict]:
+    cluster = cell_type.stimuli.nmda_basal
+    cell = make_cell()
+    morph = cell.morphology
+    branch = cluster_branch(morph, cluster.branch_type, cluster.distance_um, prefer=cluster.prefer)
+    sites, centre = clustered_sites(morph, branch, CLUSTER_SYNAPSES, CLUSTER_SPAN_UM, cluster.branch_x)
+    synapses = SynapseSet(cell, sites)
+    record_local(cell, (branch, centre))
+    sweep = cumulative_sweep(cell, synapses, [CLUSTER_SYNAPSES], CLUSTER_WINDOW_MS, keep_traces=True)
     del synapses
-    return traces
+    cell.close()
+    return sweep["traces"]
+
+
+def _bap(make_cell, cell_type) -> list[dict]:
+    distances = sorted(set(BAP_SITES_UM) | set(cell_type.stimuli.bap_distances_um))
+    cell = make_cell()
+    r = backpropagating_ap(cell, apical_sites(cell.morphology, distances), *cell_type.stimuli.bap_pulse)
+    cell.close()
+    tr = r["traces"]
+    return [{"t_ms": tr["t_ms"], "soma": tr["soma"], **{f"apical{d:g}": tr[f"s{i}"] for i, d in enumerate(distances)}}]
+
+
+EXPERIMENTS = {"passive_epsp": _passive_epsp, "step": _step, "nmda_cluster": _nmda_cluster, "bap": _bap}
+
+
+def run_protocol(protocol: str, make_cell, cell_type) -> list[dict]:
+    """The protocol's runs on fresh cells of `make_cell`: a list of traces dicts."""
+    return EXPERIMENTS[protocol](make_cell, cell_type)
 
 
 def compare_traces(protocol: str, a: dict, b: dict) -> list[Row]:
@@ -143,23 +152,21 @@ def compare_traces(protocol: str, a: dict, b: dict) -> list[Row]:
 
 def compare(cell_name: str, morphology=None, protocols=PROTOCOLS, progress=None) -> tuple[list[Row], dict]:
     """Run the protocols in both simulators; returns rows and wall times per simulator (s)."""
-    from cells import get_recipe, load_morphology
-    from cells.brian2_cell import Brian2Cell
-    from cells.neuron_cell import NeuronCell
+    from cells import get_cell_type, load_morphology, make_cell_factory
 
-    recipe = get_recipe(cell_name)
+    cell_type = get_cell_type(cell_name)
     morph = load_morphology(cell_name, morphology)
-    settings = SETTINGS[cell_name]
     rows, seconds = [], {"neuron": 0.0, "brian2": 0.0}
     for protocol in protocols:
         if progress:
             progress(protocol)
         traces = {}
-        for name, cls in (("neuron", NeuronCell), ("brian2", Brian2Cell)):
+        for simulator in ("neuron", "brian2"):
             start = time.perf_counter()
-            traces[name] = run_protocol(protocol, lambda: cls(recipe, morph), settings)
-            seconds[name] += time.perf_counter() - start
-        rows += compare_traces(protocol, traces["neuron"], traces["brian2"])
+            traces[simulator] = run_protocol(protocol, make_cell_factory(cell_type.recipe, morph, simulator), cell_type)
+            seconds[simulator] += time.perf_counter() - start
+        for a, b in zip(traces["neuron"], traces["brian2"]):
+            rows += compare_traces(protocol, a, b)
     return rows, seconds
 
 

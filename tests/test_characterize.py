@@ -124,7 +124,7 @@ def test_default_integration_covers_the_issue():
     (["l5pc", "--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler"),
     (["l5pc", "--simulator", "nest"], "unknown simulator"),
     (["l5pc", "--conditions", "control,ttx"], "unknown condition"),
-    (["l5pc", "--workers", "0"], "--workers"),
+    (["l5pc", "--workers", "-1"], "--workers"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "out.nc"

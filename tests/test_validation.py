@@ -1,8 +1,7 @@
 """The validation features as tests, fast protocols, on the built-in morphologies (real
 reconstructions: `bridge validate CELL --morphology`): every published target of l5pc, and
 the ca1 features whose protocols take about a minute (passive, f-I, bAP, attenuation). The
-ca1 synaptic protocols take ~8 more minutes and are run by `bridge validate ca1` (README,
-"Validation status").
+ca1 synaptic protocols take ~8 more minutes and are run by `bridge validate ca1` (docs/validation.md).
 
 One module-scoped validation run per cell; each feature is its own test, so a failure names
 the feature, its target and the measured value. Features the models do not meet yet are
@@ -12,12 +11,12 @@ they start passing, so this list cannot silently go stale.
 import numpy as np
 import pytest
 
+from cells import get_cell_type
 from cells.validation import validate
-from cells.validation.targets import TARGETS
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     # (cell, feature) -> measured value and target, for features a model does not meet yet
-    # (`bridge validate CELL --fast`; README, "Validation status"). None for l5pc since
+    # (`bridge validate CELL --fast`; docs/validation.md). None for l5pc since
     # session 3's tuning (soma/basal Ih x4, e_pas -83 mV, 18 basal terminals).
 }
 
@@ -29,7 +28,7 @@ def reports():
 
 # cell -> (protocols run here, None for all; features tested)
 TESTED = {
-    "l5pc": (None, tuple(TARGETS["l5pc"])),
+    "l5pc": (None, tuple(t.feature for t in get_cell_type("l5pc").targets)),
     "ca1": (("passive", "fi", "bap", "attenuation"),
             ("input_resistance_MOhm", "membrane_tau_ms", "fi_rheobase_nA", "fi_monotonic", "bap_ratio_300um",
              "ss_attenuation_100um", "ss_attenuation_200um",

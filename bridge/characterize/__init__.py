@@ -44,6 +44,11 @@ def parse_protocols(spec, cell: str) -> tuple[str, ...]:
     if unknown or not names:
         raise InputError(f"unknown protocol(s) {', '.join(unknown) or '(none given)'}: choose from "
                          f"{', '.join(PROTOCOLS)} or all")
+    supported = default_protocols(cell)
+    unsupported = [p for p in names if p not in supported]
+    if unsupported:
+        raise InputError(f"cell type {cell!r} does not support protocol(s) {', '.join(unsupported)} "
+                         f"(supported: {', '.join(supported)})")
     return tuple(p for p in PROTOCOLS if p in names)      # canonical order
 
 
@@ -65,14 +70,12 @@ def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="al
     """Check the inputs and plan the run: returns (Context, tasks). No simulation, no files."""
     from bridge.characterize.protocols import plan
     from bridge.characterize.tasks import RunConfig
-    from cells import SIMULATORS, get_recipe, load_morphology
+    from cells import SIMULATORS, get_cell_type, load_morphology
 
-    recipe = get_recipe(cell)                         # InputError for an unknown cell
-    if simulator not in ("neuron", "brian2"):
-        raise InputError(f"unknown simulator {simulator!r}: choose neuron or brian2")
+    cell_type = get_cell_type(cell)                   # InputError for an unknown cell
+    recipe = cell_type.recipe
     if simulator not in SIMULATORS:
-        raise InputError(f"simulator {simulator!r} is not available in this installation "
-                         f"(available: {', '.join(SIMULATORS)})")
+        raise InputError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")
     if not dt_ms > 0:
         raise InputError(f"--dt must be > 0, got {dt_ms}")
     settings = settings or Settings()
@@ -91,7 +94,8 @@ def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="al
     config = RunConfig(cell=cell, morphology=morphology, morphology_sha256=morph.sha256,
                        recipe_sha256=recipe.sha256(), simulator=simulator, dt_ms=float(dt_ms),
                        seed=int(settings.seed), mechanisms_key=mechanism_key())
-    ctx = Context(config=config, morphology=morph, recipe=recipe, settings=settings, protocols=protos)
+    ctx = Context(config=config, morphology=morph, recipe=recipe, settings=settings, protocols=protos,
+                  cell_type=cell_type)
     return ctx, plan(ctx)
 
 
@@ -133,8 +137,8 @@ def characterize(cell: str, output, morphology=None, simulator: str = "neuron", 
     if os.path.isdir(os.path.dirname(os.path.abspath(output))) is False and \
             os.path.exists(os.path.dirname(os.path.abspath(output))):
         raise InputError(f"{os.path.dirname(output)} is not a folder")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
+    if workers is not None and workers < 0:
+        raise InputError(f"--workers must be >= 0, got {workers}")
     t_start = time.perf_counter()
     ctx, tasks = prepare(cell, morphology, simulator, protocols, settings, dt_ms)
     client = connect(scheduler) if scheduler else None
@@ -142,7 +146,8 @@ def characterize(cell: str, output, morphology=None, simulator: str = "neuron", 
         store = PartStore.for_output(output)
         store.create({**ctx.config.as_dict(), "protocols": list(ctx.protocols)})
         n_sims = sum(t.n_sims for t in tasks)
-        where = f"Dask scheduler {scheduler}" if client else f"{workers or os.cpu_count()} local worker(s)"
+        where = (f"Dask scheduler {scheduler}" if client else "this process" if workers == 0
+                 else f"{workers or os.cpu_count()} local worker(s)")
         say(f"characterize {cell} ({ctx.config.simulator}): {', '.join(ctx.protocols)}; "
             f"{len(tasks)} tasks, {n_sims} simulations on {where}")
         before = set(store.keys())

@@ -33,20 +33,21 @@ import numpy as np
 import xarray as xr
 
 from bridge.characterize.tasks import DENDRITIC_TYPES, RunConfig, Task
+from cells.experiments import bac as BAC
+from cells.experiments import steps
+from cells.experiments.common import STIMULUS_START_MS
+from cells.types import ALL_PROTOCOLS
+from cells.experiments.bap import WINDOW_MS as BAP_WINDOW_MS
+from cells.experiments.sites import apical_path, clustered_sites, site_at_distance
+from cells.experiments.synaptic import EPSP_WEIGHT_US, EPSP_WINDOW_MS
 from dendritic_errors import InputError
 from cells.mechanisms import sodium_mechanisms
 
-PROTOCOLS = ("passive", "integration", "timing", "bap", "bac", "fi", "patterns")
+PROTOCOLS = ALL_PROTOCOLS        # every protocol; a cell type lists those it supports (cells.types)
 CONDITIONS = ("control", "nmda_block", "na_block")
 PLACEMENTS = ("clustered", "distributed")
 DEFAULT_BRANCHES = 3
-T0_MS = 5.0                  # stimuli start here; the cell is at rest from t = 0 (NeuronCell.run)
-
-# per-cell stimulus defaults (current steps and the bAP pulse)
-FI_CURRENTS_NA = {"l5pc": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4),
-                  "ca1": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
-BAP_PULSE = {"l5pc": (1.9, 5.0),    # Hay et al. 2011
-             "ca1": (2.0, 2.0)}     # cells.validation.protocols.bap_ca1
+T0_MS = STIMULUS_START_MS    # one stimulus onset for every experiment (cells.experiments.common)
 
 
 @dataclass
@@ -64,17 +65,17 @@ class Settings:
     traces: bool = False
     intervals_ms: tuple = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
     # passive
-    passive_step_nA: float = -0.1
-    passive_step_ms: float = 400.0
+    passive_step_nA: float = steps.PASSIVE_STEP_NA
+    passive_step_ms: float = steps.PASSIVE_STEP_MS
     site_step_nA: float = -0.05
     site_step_ms: float = 200.0
     passive_path_spacing_um: float = 200.0
     passive_sites_per_type: int = 2
     # fi
-    fi_currents_nA: tuple | None = None     # None: per-cell default
+    fi_currents_nA: tuple | None = None     # None: the cell type's (cells.types.Stimuli)
     fi_step_ms: float = 500.0
     # bac
-    bac_window_ms: float = 150.0
+    bac_window_ms: float = BAC.WINDOW_MS
     # patterns
     n_patterns: int = 1000
     pattern_branches: int = 12
@@ -102,6 +103,7 @@ class Context:
     recipe: object
     settings: Settings
     protocols: tuple
+    cell_type: object = None          # cells.types.CellType: stimulus defaults
     cache: dict = field(default_factory=dict)
 
     def distance(self, branch_id: int, x: float) -> float:
@@ -156,22 +158,6 @@ def select_branches(morph, spec, seed: int) -> list[int]:
     return chosen
 
 
-def centre_out_order(n: int) -> np.ndarray:
-    """0..n-1 reordered so that every prefix is spread over the whole cluster."""
-    from cells.validation.protocols import _centre_out_order
-    return _centre_out_order(n)
-
-
-def clustered_sites(morph, branch_id: int, n: int, span_um: float):
-    """n positions within span_um on a branch (cells.validation.sites rule), centre-out
-    order; returns (sites [(branch, x)], recording x at the cluster centre)."""
-    from cells.validation.sites import cluster_positions
-
-    pos = cluster_positions(morph, branch_id, n, span_um)
-    centre = float(np.median(pos))
-    return [(branch_id, float(x)) for x in pos[centre_out_order(n)]], centre
-
-
 def distributed_sites(morph, n: int, r: np.random.Generator):
     """n sites drawn uniformly by length over the dendritic tree."""
     dend = dendritic_branches(morph)
@@ -206,7 +192,7 @@ def _syn_task(ctx, kind, b, placement, condition) -> Task:
     n = s.n_synapses
     common = dict(rec_branch=b, rec_x=lay["rec_x"][b], sites=lay["sites"][(b, placement)],
                   times_ms=lay["times"][(b, placement)], condition=condition,
-                  t0_ms=T0_MS, window_ms=s.window_ms)
+                  window_ms=s.window_ms)
     if kind == "unitary":
         return Task.make("integration", "unitary", n, n * (T0_MS + s.window_ms), **common)
     extra = {"traces": True} if s.traces else {}
@@ -313,7 +299,7 @@ def _timing_task(ctx, b) -> Task:
     sim_ms = sum(T0_MS + (n - 1) * iv + s.window_ms for iv in s.intervals_ms)
     return Task.make("timing", "timing", len(s.intervals_ms), sim_ms, rec_branch=b, rec_x=lay["rec_x"][b],
                      sites=lay["sites"][(b, "clustered")], condition="control",
-                     intervals_ms=list(s.intervals_ms), t0_ms=T0_MS, window_ms=s.window_ms)
+                     intervals_ms=list(s.intervals_ms), window_ms=s.window_ms)
 
 
 def plan_timing(ctx: Context) -> list[Task]:
@@ -351,8 +337,6 @@ def assemble_timing(ctx: Context, results) -> xr.Dataset:
 def _passive_sites(ctx) -> list[tuple[int, float]]:
     if "passive" in ctx.cache:
         return ctx.cache["passive"]
-    from cells.validation.sites import apical_path, site_at_distance
-
     s, morph = ctx.settings, ctx.morphology
     sites = []
     path = apical_path(morph)
@@ -373,11 +357,10 @@ def _passive_sites(ctx) -> list[tuple[int, float]]:
 
 def _passive_tasks(ctx):
     s = ctx.settings
-    soma = Task.make("passive", "passive_soma", 1, T0_MS + s.passive_step_ms + 20.0,
-                     amp_nA=s.passive_step_nA, dur_ms=s.passive_step_ms, t0_ms=T0_MS)
-    sites = [Task.make("passive", "passive_site", 2, 2 * T0_MS + s.window_ms + s.site_step_ms,
-                       site_branch=b, site_x=x, t0_ms=T0_MS, window_ms=s.window_ms,
-                       step_nA=s.site_step_nA, step_ms=s.site_step_ms)
+    soma = Task.make("passive", "passive_soma", 1, T0_MS + s.passive_step_ms + steps.TAIL_MS,
+                     amp_nA=s.passive_step_nA, dur_ms=s.passive_step_ms)
+    sites = [Task.make("passive", "passive_site", 2, 2 * T0_MS + EPSP_WINDOW_MS + s.site_step_ms + steps.TAIL_MS,
+                       site_branch=b, site_x=x, step_nA=s.site_step_nA, step_ms=s.site_step_ms)
              for b, x in _passive_sites(ctx)]
     return soma, sites
 
@@ -416,21 +399,28 @@ def assemble_passive(ctx: Context, results) -> xr.Dataset:
         "epsp_attenuation": (("site",), es / el, {"units": "1", "long_name": "epsp_soma_mV / epsp_local_mV"}),
     }
     attrs = _params(s, "passive_step_nA", "passive_step_ms", "site_step_nA", "site_step_ms",
-                    "passive_path_spacing_um", "passive_sites_per_type", "window_ms")
-    attrs.update({"param_t0_ms": T0_MS, "param_epsp_synapse": "one AMPA + NMDA synapse (recipe weights)",
+                    "passive_path_spacing_um", "passive_sites_per_type")
+    attrs.update({"param_t0_ms": T0_MS, "param_epsp_synapse": f"one AMPA synapse of {EPSP_WEIGHT_US * 1e3:g} nS",
+                  "param_epsp_window_ms": EPSP_WINDOW_MS,
                   "sites": "main apical path every spacing um, plus terminal basal/oblique/tuft branch midpoints"})
     return xr.Dataset(data, coords=_site_coords(ctx, _passive_sites(ctx)), attrs=attrs)
 
 
 # =============================================================================== bAP
+def _apical_path(ctx, protocol: str) -> list[int]:
+    path = apical_path(ctx.morphology)
+    if not path:
+        raise InputError(f"{protocol}: {ctx.morphology.name} has no apical dendrite (no trunk or tuft branch)")
+    return path
+
+
 def _bap_sites(ctx):
     return [(0, 0.5)] + [(b.id, 0.5) for b in dendritic_branches(ctx.morphology)]
 
 
 def _bap_task(ctx) -> Task:
-    amp, dur = BAP_PULSE.get(ctx.config.cell, BAP_PULSE["l5pc"])
-    return Task.make("bap", "bap", 1, T0_MS + 60.0, sites=_bap_sites(ctx), amp_nA=amp, dur_ms=dur,
-                     t0_ms=T0_MS, window_ms=60.0)
+    amp, dur = ctx.cell_type.stimuli.bap_pulse
+    return Task.make("bap", "bap", 1, T0_MS + BAP_WINDOW_MS, sites=_bap_sites(ctx), amp_nA=amp, dur_ms=dur)
 
 
 def plan_bap(ctx: Context) -> list[Task]:
@@ -445,29 +435,20 @@ def assemble_bap(ctx: Context, results) -> xr.Dataset:
             "bap_delay_ms": (("site",), delay, {"units": "ms", "long_name": "time of peak minus that at the soma"})}
     p = task.p
     attrs = {"param_amp_nA": p["amp_nA"], "param_dur_ms": p["dur_ms"], "param_t0_ms": T0_MS,
-             "param_window_ms": p["window_ms"], "sites": "soma, then the midpoint of every dendritic branch"}
+             "param_window_ms": BAP_WINDOW_MS, "sites": "soma, then the midpoint of every dendritic branch"}
     return xr.Dataset(data, coords=_site_coords(ctx, _bap_sites(ctx)), attrs=attrs)
 
 
 # =============================================================================== BAC
-BAC_STIMULI = ("soma", "dendrite", "both")
+BAC_STIMULI = BAC.STIMULI
 
 
 def _bac_tasks(ctx):
-    from cells.validation import protocols as VP
-    from cells.validation.sites import apical_path, site_at_distance
-
-    morph = ctx.morphology
-    path = apical_path(morph)
-    if not path:
-        raise InputError(f"bac: {morph.name} has no apical tree")
-    b, x = site_at_distance(morph, path, VP.BAC_DEND_UM)
+    s = ctx.cell_type.stimuli
+    b, x = site_at_distance(ctx.morphology, _apical_path(ctx, "bac"), s.bac_site_um)
     w = ctx.settings.bac_window_ms
-    return [Task.make("bac", "bac", 1, 10.0 + w, soma_on=name in ("soma", "both"),
-                      dend_on=name in ("dendrite", "both"), dend_branch=int(b), dend_x=float(round(x, 6)),
-                      soma_nA=1.9, soma_ms=5.0, dend_delay_ms=VP.BAC_DELAY_MS, dend_nA=VP.BAC_EPSC["amp_nA"],
-                      dend_rise_ms=VP.BAC_EPSC["tau_rise_ms"], dend_decay_ms=VP.BAC_EPSC["tau_decay_ms"],
-                      t0_ms=10.0, window_ms=w)
+    return [Task.make("bac", "bac", 1, T0_MS + w, stimulus=name, dend_branch=int(b), dend_x=float(round(x, 6)),
+                      soma_pulse=list(s.bap_pulse), window_ms=w)
             for name in BAC_STIMULI]
 
 
@@ -482,25 +463,29 @@ def assemble_bac(ctx: Context, results) -> xr.Dataset:
     data = {"soma_spikes": (("stimulus",), np.array([int(r["soma_spikes"]) for r in rs], np.int64), {"units": "1"}),
             "dend_peak_mV": (("stimulus",), np.array([float(r["dend_peak_mV"]) for r in rs]),
                              {"units": "mV", "long_name": "peak dendritic membrane potential"}),
-            "dend_above_minus40_ms": (("stimulus",), np.array([float(r["dend_above_minus40_ms"]) for r in rs]),
-                                      {"units": "ms", "long_name": "time the dendritic voltage spends above -40 mV"})}
-    attrs = {f"param_{k}": v for k, v in p.items() if k not in ("soma_on", "dend_on")}
-    attrs["param_dend_path_distance_um"] = ctx.distance(p["dend_branch"], p["dend_x"])
-    attrs["description"] = ("Larkum et al. 1999 / Hay et al. 2011: somatic pulse (soma_nA, soma_ms), EPSP-shaped "
-                            "dendritic current (dend_nA) dend_delay_ms later at the dendritic site, or both")
+            "dend_above_plateau_ms": (("stimulus",), np.array([float(r["dend_above_plateau_ms"]) for r in rs]),
+                                      {"units": "ms", "long_name": "time the dendritic voltage spends above the "
+                                                                   "Ca-plateau level (param_plateau_level_mV)"})}
+    soma_nA, soma_ms = p["soma_pulse"]
+    attrs = {"param_soma_nA": soma_nA, "param_soma_ms": soma_ms, "param_dend_nA": BAC.EPSC["amp_nA"],
+             "param_dend_rise_ms": BAC.EPSC["tau_rise_ms"], "param_dend_decay_ms": BAC.EPSC["tau_decay_ms"],
+             "param_dend_delay_ms": BAC.DEND_DELAY_MS, "param_dend_branch": p["dend_branch"],
+             "param_dend_x": p["dend_x"], "param_dend_path_distance_um": ctx.distance(p["dend_branch"], p["dend_x"]),
+             "param_plateau_level_mV": BAC.CA_PLATEAU_MV, "param_t0_ms": T0_MS, "param_window_ms": p["window_ms"],
+             "description": "Larkum et al. 1999 / Hay et al. 2011: somatic pulse (soma_nA, soma_ms), EPSP-shaped "
+                            "dendritic current (dend_nA) dend_delay_ms later at the dendritic site, or both"}
     return xr.Dataset(data, coords={"stimulus": ("stimulus", np.array(BAC_STIMULI, dtype=object))}, attrs=attrs)
 
 
 # =============================================================================== f-I
 def _fi_currents(ctx):
     s = ctx.settings
-    return tuple(s.fi_currents_nA) if s.fi_currents_nA is not None else FI_CURRENTS_NA.get(ctx.config.cell,
-                                                                                          FI_CURRENTS_NA["l5pc"])
+    return tuple(s.fi_currents_nA) if s.fi_currents_nA is not None else ctx.cell_type.stimuli.fi_currents_nA
 
 
 def _fi_tasks(ctx):
     s = ctx.settings
-    return [Task.make("fi", "fi", 1, 10.0 + s.fi_step_ms + 20.0, amp_nA=float(a), dur_ms=s.fi_step_ms, t0_ms=10.0)
+    return [Task.make("fi", "fi", 1, T0_MS + s.fi_step_ms + steps.TAIL_MS, amp_nA=float(a), dur_ms=s.fi_step_ms)
             for a in _fi_currents(ctx)]
 
 
@@ -516,7 +501,7 @@ def assemble_fi(ctx: Context, results) -> xr.Dataset:
             "first_spike_ms": (("current_nA",), np.array([float(r["first_spike_ms"]) for r in rs]),
                                {"units": "ms", "long_name": "latency of the first spike from step onset (NaN: none)"})}
     coords = {"current_nA": ("current_nA", np.asarray(_fi_currents(ctx), float), {"units": "nA"})}
-    return xr.Dataset(data, coords=coords, attrs={"param_fi_step_ms": ctx.settings.fi_step_ms, "param_t0_ms": 10.0})
+    return xr.Dataset(data, coords=coords, attrs={"param_fi_step_ms": ctx.settings.fi_step_ms, "param_t0_ms": T0_MS})
 
 
 # =============================================================================== patterns
@@ -669,8 +654,11 @@ ASSEMBLERS = {"passive": assemble_passive, "integration": assemble_integration, 
 
 
 def default_protocols(cell: str) -> tuple[str, ...]:
-    """`--protocols all`: every protocol; BAC firing only for the layer 5 cell."""
-    return tuple(p for p in PROTOCOLS if p != "bac" or cell == "l5pc")
+    """`--protocols all`: every protocol the cell type supports (`CellType.protocols`)."""
+    from cells.types import get_cell_type
+
+    supported = get_cell_type(cell).protocols
+    return tuple(p for p in PROTOCOLS if p in supported)
 
 
 def plan(ctx: Context) -> list[Task]:

@@ -1,7 +1,8 @@
 """Run tasks in a local process pool or on a Dask cluster, checkpointing each result.
 
 Local (default): a `ProcessPoolExecutor` of `workers` spawned processes (default: the
-machine's cores); each keeps one built cell between tasks (`bridge.characterize.tasks`)
+machine's cores; 0 runs every task in this process, e.g. for a cell type registered at
+run time, which spawned processes do not know); each keeps one built cell between tasks (`bridge.characterize.tasks`)
 and exits when the parent dies (so `kill -9` of the command leaves no orphans).
 Dask: ``scheduler="tcp://HOST:PORT"`` submits the same tasks to an existing
 `distributed` cluster (workers need this project installed). A task lost with a killed
@@ -122,6 +123,9 @@ def execute(config: RunConfig, tasks: list[Task], store: PartStore, workers: int
     try:
         if pending and client is not None:
             _run_dask(client, config, pending, keys, finished)
+        elif pending and workers == 0:       # in this process: cell types registered at run time, debugging
+            for task in pending:
+                finished(task, run_task(config, task))
         elif pending:
             _run_local(config, pending, workers or os.cpu_count() or 1, finished)
     finally:

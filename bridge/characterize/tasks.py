@@ -3,11 +3,11 @@
 A :class:`Task` names a kind (``unitary``, ``cumulative``, ``timing``, ``passive_soma``,
 ``passive_site``, ``bap``, ``bac``, ``fi``, ``patterns``) and carries every number the
 simulation needs (sites, activation times, windows), all chosen by the planner in
-`bridge.characterize.protocols`; nothing random happens here. :func:`run_task` builds (or
-reuses) the cell through the project's public simulation interface (`cells.load_cell`:
-add_synapses, activate, set_synapse_weights, scale_density, add_step_current,
-add_current_waveform, record, run, close) and returns a dict of numpy arrays, so the same
-task gives the same numbers in any process, on any worker, in any order.
+`bridge.characterize.protocols`; nothing random happens here. Each kind runs one
+experiment of `cells.experiments` (the experiments `bridge validate` and `bridge compare`
+run too) on a cell built (or reused) through `cells.load_cell`, and returns a dict of
+numpy arrays, so the same task gives the same numbers in any process, on any worker, in
+any order.
 
 One built cell is kept per process and reused by the next task (NEURON only: a synapse
 group that is no longer referenced is deleted, so the cell returns to its bare state).
@@ -26,11 +26,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cells.experiments import steps
+from cells.experiments.bac import bac_trial
+from cells.experiments.bap import backpropagating_ap
+from cells.experiments.synaptic import (SynapseSet, cumulative_sweep, epsp, pattern_responses, record_local,
+                                        timing_sweep, unitary_responses)
 from cells.recipe import REGIONS
 
 DENDRITIC_TYPES = REGIONS["dendrites"]
-SOMA = (0, 0.5)
-INACTIVE_MS = 1e9            # an event scheduled after the end of every run: a silent synapse
 
 
 # ------------------------------------------------------------------------------ descriptions
@@ -145,234 +148,102 @@ def using_cell(config: RunConfig, na_block: bool = False, dirty: bool = False):
             _discard()
 
 
-class Synapses:
-    """Synapses at arbitrary sites [(branch, x), ...], one group per branch, kept in site order."""
-
-    def __init__(self, cell, sites, nmda_block: bool = False):
-        self.cell = cell
-        self.n = len(sites)
-        by_branch: dict[int, list[int]] = {}
-        for i, (b, _x) in enumerate(sites):
-            by_branch.setdefault(int(b), []).append(i)
-        self.groups = []
-        for b, idx in by_branch.items():
-            group = cell.add_synapses(b, [float(sites[i][1]) for i in idx])
-            if nmda_block:
-                cell.set_synapse_weights(group, "nmda", 0.0)
-            self.groups.append((group, np.asarray(idx)))
-
-    def activate(self, times_ms) -> None:
-        times = np.asarray(times_ms, float)
-        for group, idx in self.groups:
-            self.cell.activate(group, times[idx])
-
-
-# ------------------------------------------------------------------------------ measurements
-def _peak(t, v, start, end):
-    from cells.validation.features import peak_deflection
-    return peak_deflection(t, v, start, end)
-
-
-def _run_peaks(cell, config, t0, tstop):
-    """Run to `tstop`; the traces and the local and somatic peak depolarisations after `t0`."""
-    tr = cell.run(tstop, dt_ms=config.dt_ms)
-    return tr, _peak(tr["t_ms"], tr["local"], t0, tstop), _peak(tr["t_ms"], tr["soma"], t0, tstop)
-
-
-def _n_spikes(t, v, start=-np.inf, end=np.inf):
-    from cells.validation.features import spike_times
-    s = spike_times(t, v)
-    return int(np.count_nonzero((s >= start) & (s <= end)))
-
-
 # ------------------------------------------------------------------------------ task kinds
-def _synaptic_setup(cell, p):
-    cell.record("local", int(p["rec_branch"]), float(p["rec_x"]))
-    cell.record("soma", *SOMA)
-    return Synapses(cell, p["sites"], nmda_block=p["condition"] == "nmda_block")
-
-
+# Each kind is one experiment of `cells.experiments` (the same code `bridge validate` and
+# `bridge compare` run), on the process's cell, returning numpy arrays.
 def task_unitary(config: RunConfig, p: dict) -> dict:
     """Each synapse alone (at its own activation time): local and somatic peak."""
-    t0, tstop = p["t0_ms"], p["t0_ms"] + p["window_ms"]
     with using_cell(config, na_block=p["condition"] == "na_block") as cell:
-        syn = _synaptic_setup(cell, p)
-        times = np.asarray(p["times_ms"], float)
-        local, soma = np.empty(syn.n), np.empty(syn.n)
-        for i in range(syn.n):
-            syn.activate(np.where(np.arange(syn.n) == i, times, INACTIVE_MS))
-            _, local[i], soma[i] = _run_peaks(cell, config, t0, tstop)
-        del syn
-    return {"local": local, "soma": soma}
+        synapses = _synapses(cell, p)
+        out = unitary_responses(cell, synapses, p["times_ms"], p["window_ms"], dt_ms=config.dt_ms)
+        del synapses
+    return {"local": out["local_mV"], "soma": out["soma_mV"]}
 
 
 def task_cumulative(config: RunConfig, p: dict) -> dict:
     """The first n synapses together, for each n in `n_values`."""
-    t0, tstop = p["t0_ms"], p["t0_ms"] + p["window_ms"]
-    n_values = list(p["n_values"])
     with using_cell(config, na_block=p["condition"] == "na_block") as cell:
-        syn = _synaptic_setup(cell, p)
-        times = np.asarray(p["times_ms"], float)
-        local, soma = np.empty(len(n_values)), np.empty(len(n_values))
-        spikes = np.zeros(len(n_values), np.int64)
-        traces_local, traces_soma = [], []
-        for k, n in enumerate(n_values):
-            syn.activate(np.where(np.arange(syn.n) < n, times, INACTIVE_MS))
-            tr, local[k], soma[k] = _run_peaks(cell, config, t0, tstop)
-            spikes[k] = _n_spikes(tr["t_ms"], tr["soma"], t0, tstop)
-            if p.get("traces"):
-                traces_local.append(tr["local"].astype(np.float32))
-                traces_soma.append(tr["soma"].astype(np.float32))
-        del syn
-    out = {"local": local, "soma": soma, "spikes": spikes}
+        synapses = _synapses(cell, p)
+        sweep = cumulative_sweep(cell, synapses, list(p["n_values"]), p["window_ms"], times_ms=p["times_ms"],
+                                 keep_traces=bool(p.get("traces")), dt_ms=config.dt_ms)
+        del synapses
+    out = {"local": sweep["local_mV"], "soma": sweep["soma_mV"], "spikes": sweep["soma_spikes"].astype(np.int64)}
     if p.get("traces"):
-        out["trace_local"], out["trace_soma"] = np.stack(traces_local), np.stack(traces_soma)
-        out["t_ms"] = tr["t_ms"].astype(np.float64)
+        out["trace_local"] = np.stack([tr["local"] for tr in sweep["traces"]]).astype(np.float32)
+        out["trace_soma"] = np.stack([tr["soma"] for tr in sweep["traces"]]).astype(np.float32)
+        out["t_ms"] = sweep["traces"][0]["t_ms"].astype(np.float64)
     return out
 
 
 def task_timing(config: RunConfig, p: dict) -> dict:
     """All synapses, activated one after another at each interval in `intervals_ms`."""
-    t0 = p["t0_ms"]
-    intervals = list(p["intervals_ms"])
     with using_cell(config) as cell:
-        syn = _synaptic_setup(cell, p)
-        local, soma = np.empty(len(intervals)), np.empty(len(intervals))
-        for k, dt in enumerate(intervals):
-            times = t0 + dt * np.arange(syn.n)
-            tstop = float(times[-1]) + p["window_ms"]
-            syn.activate(times)
-            _, local[k], soma[k] = _run_peaks(cell, config, t0, tstop)
-        del syn
-    return {"local": local, "soma": soma}
+        synapses = _synapses(cell, p)
+        out = timing_sweep(cell, synapses, list(p["intervals_ms"]), p["window_ms"], dt_ms=config.dt_ms)
+        del synapses
+    return {"local": out["local_mV"], "soma": out["soma_mV"]}
 
 
 def task_passive_soma(config: RunConfig, p: dict) -> dict:
-    """Hyperpolarising somatic step: input resistance, membrane time constant, sag."""
-    from cells.validation import features as F
-
-    t0, dur, amp = p["t0_ms"], p["dur_ms"], p["amp_nA"]
+    """Hyperpolarising somatic step: rest, input resistance, membrane time constant, sag."""
     with using_cell(config, dirty=True) as cell:
-        cell.add_step_current(*SOMA, amp_nA=amp, delay_ms=t0, dur_ms=dur)
-        cell.record("soma", *SOMA)
-        tr = cell.run(t0 + dur + 20.0, dt_ms=config.dt_ms)
-    t, v = tr["t_ms"], tr["soma"]
-    v_rest = F.value_at(t, v, t0)
-    v_ss = F.value_at(t, v, t0 + dur - 0.5)
-    v_min = float(np.min(F.window(t, v, t0, t0 + dur)))
-    sag = (v_ss - v_min) / (v_rest - v_min) if v_rest != v_min else 0.0
-    return {"rest_mV": np.float64(v_rest), "input_resistance_MOhm": np.float64((v_ss - v_rest) / amp),
-            "membrane_tau_ms": np.float64(F.membrane_time_constant_ms(t, v, t0, t0 + dur)),
-            "sag_ratio": np.float64(sag)}
+        response = steps.step_response(cell, p["amp_nA"], p["dur_ms"], dt_ms=config.dt_ms)
+    return {k: np.float64(v) for k, v in steps.passive_features(response).items()}
 
 
 def task_passive_site(config: RunConfig, p: dict) -> dict:
-    """One synapse at the site (EPSP there and at the soma); then a small current step
-    at the site (steady-state voltage there and at the soma)."""
-    from cells.validation import features as F
-
-    b, x = int(p["site_branch"]), float(p["site_x"])
-    t0, win = p["t0_ms"], p["window_ms"]
+    """One small AMPA synapse at the site (EPSP there and at the soma); then a small current
+    step at the site (steady-state voltage there and at the soma)."""
+    site = (int(p["site_branch"]), float(p["site_x"]))
     with using_cell(config, dirty=True) as cell:
-        cell.record("site", b, x)
-        cell.record("soma", *SOMA)
-        syn = Synapses(cell, [(b, x)])
-        syn.activate([t0])
-        tr = cell.run(t0 + win, dt_ms=config.dt_ms)
-        epsp_local = _peak(tr["t_ms"], tr["site"], t0, t0 + win)
-        epsp_soma = _peak(tr["t_ms"], tr["soma"], t0, t0 + win)
-        del syn
-        dur, amp = p["step_ms"], p["step_nA"]
-        cell.add_step_current(b, x, amp_nA=amp, delay_ms=t0, dur_ms=dur)
-        tr = cell.run(t0 + dur, dt_ms=config.dt_ms)
-    t = tr["t_ms"]
-
-    def ss(name):
-        return F.value_at(t, tr[name], t0 + dur - 0.5) - F.value_at(t, tr[name], t0)
-
-    return {"epsp_local_mV": np.float64(epsp_local), "epsp_soma_mV": np.float64(epsp_soma),
-            "ss_site_mV": np.float64(ss("site")), "ss_soma_mV": np.float64(ss("soma"))}
+        e = epsp(cell, site, dt_ms=config.dt_ms)
+        cell.clear_recordings()
+        response = steps.step_response(cell, p["step_nA"], p["step_ms"], site=site, dt_ms=config.dt_ms)
+    return {"epsp_local_mV": np.float64(e["local_mV"]), "epsp_soma_mV": np.float64(e["soma_mV"]),
+            "ss_site_mV": np.float64(steps.deflection_mV(response, "site")),
+            "ss_soma_mV": np.float64(steps.deflection_mV(response, "soma"))}
 
 
 def task_bap(config: RunConfig, p: dict) -> dict:
     """Somatic current pulse; peak and time of peak of the backpropagating AP at each site."""
-    t0, win = p["t0_ms"], p["window_ms"]
-    sites = p["sites"]
     with using_cell(config, dirty=True) as cell:
-        cell.add_step_current(*SOMA, amp_nA=p["amp_nA"], delay_ms=t0, dur_ms=p["dur_ms"])
-        for i, (b, x) in enumerate(sites):
-            cell.record(f"s{i}", int(b), float(x))
-        tr = cell.run(t0 + win, dt_ms=config.dt_ms)
-    t = tr["t_ms"]
-    mask = (t >= t0) & (t <= t0 + win)
-    amp = np.array([_peak(t, tr[f"s{i}"], t0, t0 + win) for i in range(len(sites))])
-    t_peak = np.array([t[mask][np.argmax(tr[f"s{i}"][mask])] for i in range(len(sites))])
-    return {"amplitude_mV": amp, "t_peak_ms": t_peak}
+        r = backpropagating_ap(cell, p["sites"], p["amp_nA"], p["dur_ms"], dt_ms=config.dt_ms)
+    return {"amplitude_mV": r["amplitude_mV"], "t_peak_ms": r["t_peak_ms"]}
 
 
 def task_bac(config: RunConfig, p: dict) -> dict:
-    """Larkum et al. 1999 / Hay et al. 2011: somatic pulse, dendritic EPSP-shaped current, or both."""
-    from cells.validation import features as F
-    from cells.validation.protocols import epsc_waveform
-
-    t0, win = p["t0_ms"], p["window_ms"]
-    b, x = int(p["dend_branch"]), float(p["dend_x"])
+    """One BAC stimulus (cells.experiments.bac): somatic spikes, dendritic peak and plateau."""
     with using_cell(config, dirty=True) as cell:
-        if p["soma_on"]:
-            cell.add_step_current(*SOMA, amp_nA=p["soma_nA"], delay_ms=t0, dur_ms=p["soma_ms"])
-        if p["dend_on"]:
-            cell.add_current_waveform(b, x, *epsc_waveform(t0 + p["dend_delay_ms"], p["dend_nA"],
-                                                           p["dend_rise_ms"], p["dend_decay_ms"]))
-        cell.record("soma", *SOMA)
-        cell.record("dend", b, x)
-        tr = cell.run(t0 + win, dt_ms=config.dt_ms)
-    t = tr["t_ms"]
-    return {"soma_spikes": np.int64(_n_spikes(t, tr["soma"])),
-            "dend_peak_mV": np.float64(np.max(F.window(t, tr["dend"], t0, t0 + win))),
-            "dend_above_minus40_ms": np.float64(F.time_above(t, tr["dend"], -40.0, t0, t0 + win))}
+        r = bac_trial(cell, p["stimulus"], (int(p["dend_branch"]), float(p["dend_x"])), p["soma_pulse"],
+                      window_ms=p["window_ms"], dt_ms=config.dt_ms)
+    return {"soma_spikes": np.int64(r["soma_spikes"]), "dend_peak_mV": np.float64(r["dend_peak_mV"]),
+            "dend_above_plateau_ms": np.float64(r["dend_above_plateau_ms"])}
 
 
 def task_fi(config: RunConfig, p: dict) -> dict:
     """One somatic current step: spikes during the step, rate and first-spike latency."""
-    from cells.validation import features as F
-
-    t0, dur = p["t0_ms"], p["dur_ms"]
     with using_cell(config, dirty=True) as cell:
-        if p["amp_nA"] != 0.0:
-            cell.add_step_current(*SOMA, amp_nA=p["amp_nA"], delay_ms=t0, dur_ms=dur)
-        cell.record("soma", *SOMA)
-        tr = cell.run(t0 + dur + 20.0, dt_ms=config.dt_ms)
-    s = F.spike_times(tr["t_ms"], tr["soma"])
-    s = s[(s >= t0) & (s <= t0 + dur)]
-    return {"n_spikes": np.int64(s.size), "rate_hz": np.float64(1000.0 * s.size / dur),
-            "first_spike_ms": np.float64(s[0] - t0 if s.size else np.nan)}
+        response = steps.step_response(cell, p["amp_nA"], p["dur_ms"], dt_ms=config.dt_ms)
+    f = steps.firing_features(response)
+    return {"n_spikes": np.int64(f["n_spikes"]), "rate_hz": np.float64(f["rate_hz"]),
+            "first_spike_ms": np.float64(f["first_spike_ms"])}
 
 
 def task_patterns(config: RunConfig, p: dict) -> dict:
     """A batch of random drive patterns: for each, the active synapses (indices into the
     site table) fire at their times; somatic peak, spike count and each branch's local peak."""
-    t0, win = p["t0_ms"], p["window_ms"]
-    tstop = t0 + win
-    sites = p["sites"]
-    rec = p["rec_sites"]
-    n_pat = len(p["active"])
-    soma, spikes = np.empty(n_pat), np.zeros(n_pat, np.int64)
-    local = np.empty((n_pat, len(rec)))
     with using_cell(config) as cell:
-        cell.record("soma", *SOMA)
-        for j, (b, x) in enumerate(rec):
-            cell.record(f"b{j}", int(b), float(x))
-        for k, (active, times) in enumerate(zip(p["active"], p["times_ms"])):
-            syn = Synapses(cell, [sites[i] for i in active]) if len(active) else None
-            if syn is not None:
-                syn.activate(times)
-            tr = cell.run(tstop, dt_ms=config.dt_ms)
-            del syn
-            t = tr["t_ms"]
-            soma[k] = _peak(t, tr["soma"], t0, tstop)
-            spikes[k] = _n_spikes(t, tr["soma"], t0, tstop)
-            local[k] = [_peak(t, tr[f"b{j}"], t0, tstop) for j in range(len(rec))]
-    return {"soma_peak_mV": soma, "soma_spikes": spikes, "local_peak_mV": local}
+        return pattern_responses(cell, p["sites"], p["rec_sites"], p["active"], p["times_ms"], p["window_ms"],
+                                 dt_ms=config.dt_ms)
+
+
+def _synapses(cell, p) -> SynapseSet:
+    """The task's synapses (NMDA weight 0 under the NMDA-block condition) and its recordings."""
+    record_local(cell, (int(p["rec_branch"]), float(p["rec_x"])))
+    synapses = SynapseSet(cell, p["sites"])
+    if p["condition"] == "nmda_block":
+        synapses.set_weight("nmda", 0.0)
+    return synapses
 
 
 KINDS = {

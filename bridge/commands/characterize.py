@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--traces", action="store_true", help="integration: also store the voltage traces")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--dt", type=float, default=0.025, metavar="MS", help="time step (default 0.025 ms)")
-    parser.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores)")
+    parser.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores; 0: in this process)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

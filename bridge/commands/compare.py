@@ -27,11 +27,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from cells import CELL_NAMES, InputError
+    from cells import InputError, get_cell_type
     from cells.equivalence import PROTOCOLS, compare, table
 
-    if args.cell not in CELL_NAMES:
-        raise InputError(f"unknown cell {args.cell!r}: choose one of {', '.join(CELL_NAMES)}")
+    get_cell_type(args.cell)                      # InputError naming the known types
     protocols = PROTOCOLS
     if args.protocols:
         protocols = tuple(p.strip() for p in args.protocols.split(",") if p.strip())

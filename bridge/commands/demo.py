@@ -46,11 +46,10 @@ def add_arguments(p) -> None:
 
 
 def _check(args) -> None:
-    from cells import CELL_NAMES
+    from cells import get_cell_type
     from dendritic_errors import InputError
 
-    if args.cell not in CELL_NAMES:
-        raise InputError(f"unknown cell {args.cell!r}: choose one of {', '.join(CELL_NAMES)}")
+    get_cell_type(args.cell)                      # InputError naming the known types
     for name in ("branches", "patterns", "synapses", "epochs", "threads"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")

@@ -27,11 +27,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from cells import CELL_NAMES, InputError
+    from cells import InputError, get_cell_type
     from cells.validation import protocol_plan, validate
 
-    if args.cell not in CELL_NAMES:
-        raise InputError(f"unknown cell {args.cell!r}: choose one of {', '.join(CELL_NAMES)}")
+    get_cell_type(args.cell)                      # InputError naming the known types
     protocols = None
     if args.protocols:
         protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from cells.morphology import Morphology
+from dendritic_errors import InputError
 
 
 def apical_path(morphology: Morphology) -> list[int]:
@@ -66,6 +67,32 @@ def cluster_positions(morphology: Morphology, branch_id: int, n: int, span_um: f
     if n == 1:
         return np.array([centre])
     return np.linspace(centre - half, centre + half, n)
+
+
+def centre_out_order(n: int) -> np.ndarray:
+    """0..n-1 reordered so that every prefix is spread over the whole cluster (bit reversal):
+    the first n synapses of a cluster of N stay centred as n grows."""
+    idx = np.arange(n)
+    key = np.array([int(f"{i:016b}"[::-1], 2) for i in idx])
+    return idx[np.argsort(key, kind="stable")]
+
+
+def clustered_sites(morphology: Morphology, branch_id: int, n: int, span_um: float,
+                    centre_x: float = 0.6) -> tuple[list[tuple[int, float]], float]:
+    """n sites within `span_um` around `centre_x` of a branch, in centre-out order, and the
+    recording position (the cluster's centre)."""
+    positions = cluster_positions(morphology, branch_id, n, span_um, centre_x)
+    centre = float(np.median(positions))
+    return [(int(branch_id), float(x)) for x in positions[centre_out_order(n)]], centre
+
+
+def apical_sites(morphology: Morphology, distances_um) -> list[tuple[int, float]]:
+    """Sites on the main apical path at the given path distances; refuses a tree without
+    an apical dendrite (the protocols that need one cannot run on it)."""
+    path = apical_path(morphology)
+    if not path:
+        raise InputError(f"{morphology.name}: no apical dendrite (no trunk or tuft branch)")
+    return [site_at_distance(morphology, path, float(d)) for d in distances_um]
 
 
 def _subtree_reach(morphology: Morphology) -> dict[int, float]:

@@ -1,15 +1,10 @@
-"""Cell recipes by name."""
-from dendritic_errors import InputError
+"""Cell recipes of the built-in cell types; each module also declares its `CELL_TYPE`
+(cells.types), the one place a type's stimuli, validation plan and protocols live."""
 from cells.recipe import CellRecipe
-
-CELL_NAMES = ("l5pc", "ca1")
 
 
 def get_recipe(name: str) -> CellRecipe:
-    if name == "l5pc":
-        from cells.recipes.l5pc import RECIPE
-    elif name == "ca1":
-        from cells.recipes.ca1 import RECIPE
-    else:
-        raise InputError(f"unknown cell {name!r}: choose one of {', '.join(CELL_NAMES)}")
-    return RECIPE
+    """The recipe of a registered cell type (InputError naming the known types otherwise)."""
+    from cells.types import get_cell_type
+
+    return get_cell_type(name).recipe

@@ -30,6 +30,8 @@ tuning choice here, not checked against Kole et al. 2006's somatic recordings.
 """
 from cells.distributions import Exponential, Uniform, Window
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
+from cells.types import CellType, Cluster, Stimuli
+from cells.validation.targets import L5PC_TARGETS
 
 E_PAS_MV = -83.0  # tuned (Hay et al. 2011: -90); see TUNING
 
@@ -94,4 +96,35 @@ RECIPE = CellRecipe(
         ("gabaa", SynapseModel("GABAA", tau_rise_ms=0.5, tau_decay_ms=7.0, e_mV=-80.0, weight_uS=0.001)),
     ),
     axon=AxonStub(n_sections=2, length_um=30.0, diam_um=1.0),
+)
+
+
+def _builtin_morphology(seed: int = 0):
+    from cells.morphology import builtin_morphology
+
+    return builtin_morphology("l5pc", seed=seed)
+
+
+# The cell type: recipe, stimuli, validation plan and protocols in one declaration (cells.types).
+CELL_TYPE = CellType(
+    name="l5pc",
+    description=RECIPE.description,
+    recipe=RECIPE,
+    builtin_morphology=_builtin_morphology,
+    stimuli=Stimuli(
+        bap_pulse=(1.9, 5.0),                       # Hay et al. 2011: 1.9 nA x 5 ms somatic pulse
+        bap_distances_um=(660.0, 800.0),            # Hay et al. 2011's bAP recording sites
+        fi_currents_nA=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4),   # an f-I curve from rest to ~20 Hz
+        fi_validation_nA=(0.458, 0.562, 0.95),      # Hay et al. 2011 / BluePyOpt L5PC: three 2 s steps
+        fi_validation_ms=2000.0,
+        fi_validation_fast_ms=1000.0,               # --fast: 1 s steps (the rates are steady after ~0.5 s)
+        fi_holding_nA=-0.126,                       # ... on a -0.126 nA holding current
+        bac_site_um=700.0,                          # inside Hay's hot zone (685-885 um); TARGETS: ~620-800 um
+        # Schiller et al. 2000 stimulated basal branches ~100-150 um from the soma that could be
+        # targeted visually: the thickest terminal basal branch within 50 um of 120 um.
+        nmda_basal=Cluster("basal", 120.0, prefer="thickest", branch_x=0.6, sigmoid=True),
+    ),
+    validation=("passive", "fi", "bap", "bac", "nmda_basal"),
+    targets=L5PC_TARGETS,
+    protocols=("passive", "integration", "timing", "bap", "bac", "fi", "patterns"),
 )

@@ -1,5 +1,7 @@
 """Published targets the cell models are validated against; each names its source.
 
+A cell type lists its targets (`CellType.targets`, cells.types); the built-in types' are here.
+
 Numbers come from ../shared/reference/TARGETS.md unless a row says otherwise. "Pass" is
 mean +- 3 SD where a source gives mean +- SD; ranges and qualitative criteria are made
 numbers here, next to their source.
@@ -75,45 +77,45 @@ NMDA_SPIKE = (
     flag("nmda_spike_abolished_by_nmda_block", SCHILLER),
 )
 
-TARGETS: dict[str, dict[str, Target]] = {
-    "l5pc": {t.feature: t for t in (
-        Target("input_resistance_MOhm", "MΩ", L5_PASSIVE, lower=15.0, upper=80.0),
-        Target("membrane_tau_ms", "ms", L5_PASSIVE, lower=5.0, upper=35.0),
-        Target("fi_step1_hz", "Hz", HAY, mean=6.0, sd=1.22),
-        Target("fi_step2_hz", "Hz", HAY, mean=8.5, sd=0.98),
-        Target("fi_step3_hz", "Hz", HAY, mean=17.5, sd=0.8),
-        Target("first_spike_step1_ms", "ms", HAY, mean=27.25, sd=5.72),
-        Target("first_spike_step2_ms", "ms", HAY, mean=19.75, sd=2.88),
-        Target("first_spike_step3_ms", "ms", HAY, mean=10.5, sd=1.36),
-        Target("bap_amplitude_660um_mV", "mV", HAY, mean=45.0, sd=10.0),
-        Target("bap_amplitude_800um_mV", "mV", HAY, mean=36.0, sd=9.33),
-        Target("bap_soma_ap_height_mV", "mV", HAY, mean=25.0, sd=5.0),
-        Target("bap_soma_spike_count", "", HAY, lower=1, upper=1),
-        flag("bac_dendritic_input_alone_no_spike", LARKUM),
-        flag("bac_somatic_ap_alone_no_ca_spike", LARKUM),
-        flag("bac_together_ca_spike_and_burst", LARKUM),
-        *NMDA_SPIKE,
-        flag("clustered_integration_sigmoidal", POLSKY),
-    )},
-    "ca1": {t.feature: t for t in (
-        Target("input_resistance_MOhm", "MΩ", CA1_PASSIVE, lower=30.0, upper=150.0),
-        Target("membrane_tau_ms", "ms", CA1_PASSIVE, lower=8.0, upper=45.0),
-        Target("fi_rheobase_nA", "nA", CA1_FI, lower=0.05, upper=0.5),
-        flag("fi_monotonic", CA1_FI),
-        Target("bap_ratio_300um", "", CA1_BAP, lower=0.1, upper=0.7),
-        Target("ss_attenuation_100um", "", GOLDING, lower=0.80, upper=0.96),
-        Target("ss_attenuation_200um", "", GOLDING, lower=0.66, upper=0.88),
-        Target("epsp_attenuation_100um", "", MAGEE_COOK, mean=0.67, sd=0.075),
-        Target("epsp_attenuation_200um", "", MAGEE_COOK, mean=0.485, sd=0.108),
-        Target("epsp_attenuation_300um", "", MAGEE_COOK, mean=0.282, sd=0.048),
-        *NMDA_SPIKE,
-        flag("clustered_integration_sigmoidal", POIRAZI),
-        Target("clustered_jump_expected_mV", "mV", POIRAZI, lower=12.0, upper=32.0),
-        Target("clustered_saturation_mV", "mV", POIRAZI, lower=35.0, upper=75.0),
-        Target("na_spike_dvdt_below_V_per_s", "V/s", LOSONCZY, lower=0.95 * 0.5, upper=0.95 * 1.5),
-        Target("na_spike_dvdt_above_V_per_s", "V/s", LOSONCZY, lower=2.64 * 0.5, upper=2.64 * 1.5),
-        flag("na_spike_dvdt_jump", LOSONCZY),
-        flag("na_spike_abolished_by_na_block", LOSONCZY),
-        flag("na_spike_abolished_by_spread", LOSONCZY),
-    )},
-}
+# The targets of the two built-in cell types (their `CellType.targets`, cells.types).
+L5PC_TARGETS = (
+    Target("input_resistance_MOhm", "MΩ", L5_PASSIVE, lower=15.0, upper=80.0),
+    Target("membrane_tau_ms", "ms", L5_PASSIVE, lower=5.0, upper=35.0),
+    Target("fi_step1_hz", "Hz", HAY, mean=6.0, sd=1.22),
+    Target("fi_step2_hz", "Hz", HAY, mean=8.5, sd=0.98),
+    Target("fi_step3_hz", "Hz", HAY, mean=17.5, sd=0.8),
+    Target("first_spike_step1_ms", "ms", HAY, mean=27.25, sd=5.72),
+    Target("first_spike_step2_ms", "ms", HAY, mean=19.75, sd=2.88),
+    Target("first_spike_step3_ms", "ms", HAY, mean=10.5, sd=1.36),
+    Target("bap_amplitude_660um_mV", "mV", HAY, mean=45.0, sd=10.0),
+    Target("bap_amplitude_800um_mV", "mV", HAY, mean=36.0, sd=9.33),
+    Target("bap_soma_ap_height_mV", "mV", HAY, mean=25.0, sd=5.0),
+    Target("bap_soma_spike_count", "", HAY, lower=1, upper=1),
+    flag("bac_dendritic_input_alone_no_spike", LARKUM),
+    flag("bac_somatic_ap_alone_no_ca_spike", LARKUM),
+    flag("bac_together_ca_spike_and_burst", LARKUM),
+    *NMDA_SPIKE,
+    flag("clustered_integration_sigmoidal", POLSKY),
+)
+
+CA1_TARGETS = (
+    Target("input_resistance_MOhm", "MΩ", CA1_PASSIVE, lower=30.0, upper=150.0),
+    Target("membrane_tau_ms", "ms", CA1_PASSIVE, lower=8.0, upper=45.0),
+    Target("fi_rheobase_nA", "nA", CA1_FI, lower=0.05, upper=0.5),
+    flag("fi_monotonic", CA1_FI),
+    Target("bap_ratio_300um", "", CA1_BAP, lower=0.1, upper=0.7),
+    Target("ss_attenuation_100um", "", GOLDING, lower=0.80, upper=0.96),
+    Target("ss_attenuation_200um", "", GOLDING, lower=0.66, upper=0.88),
+    Target("epsp_attenuation_100um", "", MAGEE_COOK, mean=0.67, sd=0.075),
+    Target("epsp_attenuation_200um", "", MAGEE_COOK, mean=0.485, sd=0.108),
+    Target("epsp_attenuation_300um", "", MAGEE_COOK, mean=0.282, sd=0.048),
+    *NMDA_SPIKE,
+    flag("clustered_integration_sigmoidal", POIRAZI),
+    Target("clustered_jump_expected_mV", "mV", POIRAZI, lower=12.0, upper=32.0),
+    Target("clustered_saturation_mV", "mV", POIRAZI, lower=35.0, upper=75.0),
+    Target("na_spike_dvdt_below_V_per_s", "V/s", LOSONCZY, lower=0.95 * 0.5, upper=0.95 * 1.5),
+    Target("na_spike_dvdt_above_V_per_s", "V/s", LOSONCZY, lower=2.64 * 0.5, upper=2.64 * 1.5),
+    flag("na_spike_dvdt_jump", LOSONCZY),
+    flag("na_spike_abolished_by_na_block", LOSONCZY),
+    flag("na_spike_abolished_by_spread", LOSONCZY),
+)
