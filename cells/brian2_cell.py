@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cells.brian2_geometry import SectionLayout, section_layouts
+from cells.compartments import SectionLayout, section_layouts
 from cells.brian2_kinetics import (CA_DYNAMICS, CADYN_DEFAULTS, CAO_MM, FARADAY_C_PER_MOL, GAS_CONSTANT_J_PER_K_MOL,
                                    MECHANISMS, SynapseKinetics, cadyn_drive, gate_tau_name, mg_block, rate_code,
                                    steady_states)

@@ -23,7 +23,7 @@ def rows():
 @pytest.mark.parametrize("cell", CELLS)
 def test_compartments_are_neurons(cell):
     """Same nseg per section, segment areas and axial resistances as NEURON computes them."""
-    from cells.brian2_geometry import section_layouts
+    from cells.compartments import section_layouts
     from cells.neuron_cell import NeuronCell
 
     recipe, morph = get_recipe(cell), load_morphology(cell)
