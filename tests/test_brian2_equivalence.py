@@ -126,7 +126,7 @@ def test_synapse_weights_per_location(simulator):
 
 
 def test_same_public_interface():
-    from cells.brian2_cell import Brian2Cell
+    from cells.brian2 import Brian2Cell
     from cells.neuron_cell import NeuronCell
 
     neuron_only = {"segment", "all_sections"}     # NEURON objects, not part of the common interface

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cells import get_recipe, load_cell, load_morphology
-from cells.brian2_cell import Brian2Cell
+from cells.brian2 import Brian2Cell
 from cells.compartments import compartment_table
 from cells.contract import Cell, CurrentClamp, CurrentWaveform, SynapseGroup
 from cells.neuron_cell import NeuronCell
@@ -103,7 +103,8 @@ def test_recordings_share_neurons_units(runs):
 
 # ---------------------------------------------------------------------------- compartment table
 def test_table_is_simulator_free():
-    code = ("import sys; from cells import get_recipe, load_morphology; from cells.compartments import compartment_table;"
+    code = ("import sys; from cells import get_recipe, load_morphology;"
+            "from cells.compartments import compartment_table;"
             "compartment_table(get_recipe('l5pc'), load_morphology('l5pc'));"
             "print(sorted(m for m in ('neuron', 'brian2') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -45,7 +45,8 @@ class Brian2Cell:
         mechanisms = tuple(m for m in recipe.mechanisms if m != CA_DYNAMICS)
         for m in mechanisms:
             if m not in MECHANISMS:
-                raise InputError(f"recipe {recipe.name!r}: mechanism {m!r} has no Brian2 kinetics (cells/brian2_kinetics.py)")
+                raise InputError(f"recipe {recipe.name!r}: mechanism {m!r} has no Brian2 kinetics "
+                                 f"(cells/brian2_kinetics.py)")
         kinds = {}
         for kind, model in recipe.synapses:
             if model.mechanism not in SYNAPSE_MECHANISMS:
@@ -104,9 +105,11 @@ class Brian2Cell:
         """Passive properties, densities and RANGE parameters from the compartment table
         (recipe units -> SI: S/cm2 * 1e4 = S/m2, mV * 1e-3 = V)."""
         nrn, table, layout, recipe = self.neuron, self.table, self.layout, self.recipe
+        has_cadyn = self._inserted.get(CA_DYNAMICS, np.zeros(layout.n, bool))
         for m in CA_READERS:
-            if m in self._inserted and np.any(self._inserted[m] & ~self._inserted.get(CA_DYNAMICS, np.zeros(layout.n, bool))):
-                raise InputError(f"recipe {recipe.name!r}: {m} needs {CA_DYNAMICS} in the same compartments (brian2 backend)")
+            if m in self._inserted and np.any(self._inserted[m] & ~has_cadyn):
+                raise InputError(f"recipe {recipe.name!r}: {m} needs {CA_DYNAMICS} in the same compartments "
+                                 f"(brian2 backend)")
         nrn.g_pas_ = layout.column(table.g_pas_S_per_cm2) * 1e4
         nrn.e_pas_ = layout.column(table.e_pas_mV) * 1e-3
         for m in self.model.mechanisms:
@@ -120,7 +123,8 @@ class Brian2Cell:
         for m, given in table.params.items():
             for name in given:
                 if name not in defaults.get(m, {}):
-                    raise InputError(f"recipe {recipe.name!r}: {m} has no parameter {name!r} in cells/brian2_kinetics.py")
+                    raise InputError(f"recipe {recipe.name!r}: {m} has no parameter {name!r} "
+                                     f"in cells/brian2_kinetics.py")
         for m, params in defaults.items():
             for name, default in params.items():
                 values = layout.column(table.params[m].get(name, np.full(table.n, np.nan)))
