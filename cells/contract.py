@@ -26,6 +26,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from cells.morphology import Morphology
+from cells.recipe import CellRecipe
+
 SETTLE_MS = 2000.0      # integrate to rest this long before t = 0 ...
 SETTLE_DT_MS = 10.0     # ... with large implicit (backward Euler) steps: stable, and cheap
 SETTLE_STEPS = int(round(SETTLE_MS / SETTLE_DT_MS))
@@ -69,8 +72,8 @@ class Cell(Protocol):
     """A recipe on a morphology, built in one simulator."""
 
     simulator: str                      # "neuron" or "brian2"
-    recipe: object                      # cells.recipe.CellRecipe
-    morphology: object                  # cells.morphology.Morphology
+    recipe: CellRecipe
+    morphology: Morphology
 
     @property
     def n_compartments(self) -> int:
