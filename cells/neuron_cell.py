@@ -7,36 +7,32 @@
     cell.record("soma", 0, 0.5)
     traces = cell.run(tstop_ms=200)                 # {"t_ms": ..., "soma": ...} numpy arrays
 
-Sites are (branch id, x in [0, 1]) on the morphology's branches (`cells.morphology`);
-branch 0 is the soma. Path distances come from the morphology, so both simulators place
-densities and synapses identically.
+Implements `cells.contract.Cell`. Sites are (branch id, x in [0, 1]) on the morphology's
+branches (`cells.morphology`); branch 0 is the soma. Segments, passive properties and
+densities come from the compartment table (`cells.compartments`), which the Brian2 backend
+builds from too, so both simulators discretise and place densities identically.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from cells.compartments import compartment_table
+from cells.contract import (SETTLE_DT_MS, SETTLE_MS, SETTLE_STEPS, CurrentClamp,  # noqa: F401 (SETTLE_* re-exported)
+                            CurrentWaveform, SynapseGroup)
 from cells.distributions import MorphologyContext, morphology_context  # noqa: F401 (re-exported)
 from cells.mechanisms import load_mechanisms
-from cells.morphology import Morphology, nseg_cable
+from cells.morphology import Morphology
 from cells.recipe import CellRecipe
-
-SETTLE_MS = 2000.0   # integrate to rest before t = 0 with large implicit steps
-SETTLE_DT_MS = 10.0
 
 
 @dataclass
-class SynapseGroup:
-    """Synapses placed together: one entry per location, each with its point processes."""
-    branch_id: int
-    positions: tuple[float, ...]
-    kinds: tuple[str, ...]
+class NeuronSynapseGroup(SynapseGroup):
+    """A `SynapseGroup` with its NEURON objects."""
     point_processes: list          # [location][kind] -> NEURON point process
     netcons: list                  # [location][kind] -> NetCon with no source
-
-    def __len__(self) -> int:
-        return len(self.positions)
 
 
 class NeuronCell:
@@ -52,7 +48,8 @@ class NeuronCell:
         self.h = h
         self.recipe = recipe
         self.morphology = morphology
-        self.context = morphology_context(morphology)
+        self.table = compartment_table(recipe, morphology)
+        self.context = self.table.context
         self.sections: dict[int, object] = {}
         self.axon: list = []
         self._events: list[tuple[object, float]] = []
@@ -84,33 +81,36 @@ class NeuronCell:
             self.axon.append(sec)
 
     def _typed_sections(self):
-        for branch_id, sec in self.sections.items():
-            branch = self.morphology.branches[branch_id]
-            yield sec, branch.type, branch.path_distance_at
-        for i, sec in enumerate(self.axon):
-            yield sec, "axon", (lambda x, i=i: 0.0)  # the stub sits at the soma: distance 0
+        """(section, branch type, table rows) of every section, in the table's order."""
+        for lay in self.table.sections:
+            kind, i = lay.key
+            sec = self.sections[i] if kind == "branch" else self.axon[i]
+            yield sec, lay.branch_type, self.table.rows(lay.key)
 
     def _insert_biophysics(self) -> None:
-        h, recipe = self.h, self.recipe
+        """nseg, passive properties and densities of every segment, from the compartment table."""
+        h, recipe, table = self.h, self.recipe, self.table
         h.celsius = recipe.temperature_C
-        for sec, branch_type, distance_at in self._typed_sections():
-            passive = recipe.passive_for(branch_type)
-            sec.Ra = passive.Ra_ohm_cm
-            sec.cm = passive.cm_uF_per_cm2
-            sec.nseg = nseg_cable(sec.L, sec.diam, passive.Ra_ohm_cm, passive.cm_uF_per_cm2,
-                                  recipe.d_lambda, recipe.d_lambda_freq_hz)
+        for sec, _, rows in self._typed_sections():
+            lay = table.sections[table.section[rows.start]]
+            sec.Ra = lay.Ra_ohm_cm
+            sec.cm = lay.cm_uF_per_cm2
+            sec.nseg = lay.nseg
+            segs = list(sec)               # segment i is table row rows.start + i
             sec.insert("pas")
-            for seg in sec:
-                seg.g_pas = passive.g_pas_S_per_cm2
-                seg.e_pas = passive.e_pas_mV
-            for channel in recipe.channels_for(branch_type):
-                sec.insert(channel.mechanism)
-                for seg in sec:
-                    if channel.gbar is not None:
-                        value = channel.gbar(distance_at(seg.x), self.context)
-                        setattr(seg, f"gbar_{channel.mechanism}", value)
-                    for name, value in channel.params:
-                        setattr(seg, f"{name}_{channel.mechanism}", value)
+            for seg, r in zip(segs, range(rows.start, rows.stop)):
+                seg.g_pas = table.g_pas_S_per_cm2[r]
+                seg.e_pas = table.e_pas_mV[r]
+            for m in table.mechanisms:
+                if not table.inserted[m][rows].any():
+                    continue
+                sec.insert(m)
+                values = [(f"gbar_{m}", table.gbar_S_per_cm2[m])] if m in table.gbar_S_per_cm2 else []
+                values += [(f"{name}_{m}", column) for name, column in table.params[m].items()]
+                for seg, r in zip(segs, range(rows.start, rows.stop)):
+                    for name, column in values:
+                        if not math.isnan(column[r]):     # NaN: the recipe leaves the .mod default
+                            setattr(seg, name, column[r])
             if h.ismembrane("na_ion", sec=sec):
                 sec.ena = recipe.ena_mV
             if h.ismembrane("k_ion", sec=sec):
@@ -134,7 +134,8 @@ class NeuronCell:
         return list(self.sections.values()) + self.axon
 
     # ------------------------------------------------------------------ inputs
-    def add_synapses(self, branch_id: int, positions, kinds=("ampa", "nmda"), weight_scale: float = 1.0) -> SynapseGroup:
+    def add_synapses(self, branch_id: int, positions, kinds=("ampa", "nmda"),
+                     weight_scale: float = 1.0) -> NeuronSynapseGroup:
         """Put one synapse of each kind at every position (x in [0, 1]) of a branch.
 
         As in NEURON, the synapses exist as long as the returned group is referenced: keep
@@ -157,21 +158,21 @@ class NeuronCell:
                 row_nc.append(nc)
             pps.append(row_pp)
             ncs.append(row_nc)
-        return SynapseGroup(branch_id, tuple(float(x) for x in positions), tuple(kinds), pps, ncs)
+        return NeuronSynapseGroup(branch_id, tuple(float(x) for x in positions), tuple(kinds), pps, ncs)
 
-    def activate(self, group: SynapseGroup, times_ms) -> None:
+    def activate(self, group: NeuronSynapseGroup, times_ms) -> None:
         """Schedule one presynaptic event per location (all kinds at that location fire together)."""
         times = np.broadcast_to(np.asarray(times_ms, dtype=float), (len(group),))
         for row, t in zip(group.netcons, times):
             for nc in row:
                 self._events.append((nc, float(t)))
 
-    def get_synapse_weights(self, group: SynapseGroup, kind: str) -> np.ndarray:
+    def get_synapse_weights(self, group: NeuronSynapseGroup, kind: str) -> np.ndarray:
         """Peak conductance (uS) of one kind at each location of a group."""
         k = group.kinds.index(kind)
         return np.array([row[k].weight[0] for row in group.netcons])
 
-    def set_synapse_weights(self, group: SynapseGroup, kind: str, weight_uS) -> None:
+    def set_synapse_weights(self, group: NeuronSynapseGroup, kind: str, weight_uS) -> None:
         """Set the peak conductance of one kind in a group: one value, or one per location
         (0 blocks it, e.g. NMDA block by APV)."""
         k = group.kinds.index(kind)
@@ -190,21 +191,23 @@ class NeuronCell:
                 name = f"gbar_{mechanism}"
                 setattr(seg, name, getattr(seg, name) * factor)
 
-    def add_step_current(self, branch_id: int, x: float, amp_nA: float, delay_ms: float, dur_ms: float):
+    def add_step_current(self, branch_id: int, x: float, amp_nA: float, delay_ms: float,
+                         dur_ms: float) -> CurrentClamp:
         stim = self.h.IClamp(self.segment(branch_id, x))
         stim.amp, stim.delay, stim.dur = amp_nA, delay_ms, dur_ms
         self._keep.append(stim)
-        return stim
+        return CurrentClamp(branch_id, float(x), float(amp_nA), float(delay_ms), float(dur_ms))
 
-    def add_current_waveform(self, branch_id: int, x: float, t_ms, amp_nA):
+    def add_current_waveform(self, branch_id: int, x: float, t_ms, amp_nA) -> CurrentWaveform:
         """Inject an arbitrary current waveform (linear interpolation between samples)."""
         h = self.h
         stim = h.IClamp(self.segment(branch_id, x))
         stim.delay, stim.dur = 0.0, 1e9
-        tvec, ivec = h.Vector(np.asarray(t_ms, float)), h.Vector(np.asarray(amp_nA, float))
+        t_ms, amp_nA = np.asarray(t_ms, float).copy(), np.asarray(amp_nA, float).copy()
+        tvec, ivec = h.Vector(t_ms), h.Vector(amp_nA)
         ivec.play(stim._ref_amp, tvec, 1)
         self._keep += [stim, tvec, ivec]
-        return stim
+        return CurrentWaveform(branch_id, float(x), t_ms, amp_nA)
 
     # ------------------------------------------------------------------ outputs
     def record(self, name: str, branch_id: int, x: float, variable: str = "v") -> None:
@@ -216,7 +219,8 @@ class NeuronCell:
         self._recordings.clear()
 
     def run(self, tstop_ms: float, dt_ms: float = 0.025) -> dict[str, np.ndarray]:
-        """Settle to rest, then simulate [0, tstop_ms] with fixed steps; returns recorded traces."""
+        """Settle to rest (cells.contract), then simulate [0, tstop_ms] with fixed steps; returns
+        recorded traces."""
         h = self.h
         h.cvode_active(0)
         h.dt = dt_ms
@@ -226,7 +230,7 @@ class NeuronCell:
         h.finitialize(self.recipe.v_init_mV)
         h.t = -SETTLE_MS
         h.dt = SETTLE_DT_MS
-        while h.t < -SETTLE_DT_MS / 2:
+        for _ in range(SETTLE_STEPS):
             h.fadvance()
         h.t, h.dt = 0.0, dt_ms
         h.fcurrent()

@@ -23,7 +23,7 @@ def rows():
 @pytest.mark.parametrize("cell", CELLS)
 def test_compartments_are_neurons(cell):
     """Same nseg per section, segment areas and axial resistances as NEURON computes them."""
-    from cells.brian2_geometry import section_layouts
+    from cells.compartments import section_layouts
     from cells.neuron_cell import NeuronCell
 
     recipe, morph = get_recipe(cell), load_morphology(cell)
@@ -126,7 +126,7 @@ def test_synapse_weights_per_location(simulator):
 
 
 def test_same_public_interface():
-    from cells.brian2_cell import Brian2Cell
+    from cells.brian2 import Brian2Cell
     from cells.neuron_cell import NeuronCell
 
     neuron_only = {"segment", "all_sections"}     # NEURON objects, not part of the common interface
