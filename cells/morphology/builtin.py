@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from ..errors import InputError
+from dendritic_errors import InputError
 from .assemble import build_morphology
 
 SOMA, AXON, BASAL, APICAL = 1, 2, 3, 4

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from dendritic_errors import InputError
 from .assemble import build_morphology
 from .tree import Morphology
 
