@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from bridge.fit.branches import IntegrationFits, TimingFits
 from bridge.fit.two_layer import TwoLayerResult
 from bridge.schema import UNITS_SCHEMA_V2, make_units_dataset
-from bridge.transfer import FAMILIES, all_param_names
+from bridge.transfer import FAMILIES, all_param_names, logistic
 
 UP = "family-specific (see bridge.transfer)"
 PROVENANCE_RENAME = {"schema": None, "schema_version": "characterization_schema_version",
@@ -142,7 +142,7 @@ def build_units(fits: IntegrationFits, *, keep, default_placement: str, default_
         refit[:, names.index("slope")] = ka
         refit[:, names.index("amplitude")] = np.where(np.isfinite(th), 1.0, np.nan)
         with np.errstate(over="ignore"):
-            refit[:, names.index("baseline")] = -1.0 / (1.0 + np.exp(th / ka))
+            refit[:, names.index("baseline")] = -logistic(-th / ka)
         tunits = {"soma_peak_mV": "mV", "soma_rate_hz": "Hz", "soma_peak_subthreshold_mV": "mV"}
         ds = ds.assign_coords(model=("model", np.array(tl.models, dtype=object)),
                               target=("target", np.array(tl.targets, dtype=object)),
