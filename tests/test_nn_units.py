@@ -20,7 +20,7 @@ def _ds():
 
 def test_round_trip(tmp_path):
     ds = _ds()
-    assert set(ds.dims) == {"branch", "param", "branch_type"}
+    assert set(ds.dims) == {"branch", "param", "branch_type", "family_name"}
     assert all("units" in ds[v].attrs for v in ds.data_vars)
     assert np.isnan(ds["params"].sel(branch=9, param="threshold"))
     p = tmp_path / "u.nc"
