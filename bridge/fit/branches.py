@@ -23,8 +23,6 @@ import xarray as xr
 from bridge.fit import curves
 from bridge.transfer import FAMILIES, CurveRanges, Family, Param, all_param_names
 
-AXES = ("expected", "count")
-
 
 @dataclass
 class AxisFits:
@@ -201,7 +199,7 @@ def fit_timing(timing: xr.Dataset) -> TimingFits:
         params[g], cost[g] = nat[j], c[best, np.arange(len(g))]
     with np.errstate(over="ignore", invalid="ignore"):
         _, J = fam.model(xp, np.where(np.isfinite(params), params, 1.0))
-    std, singular, r2, _, _, _ = curves._stats("decay", params, cost, xp, yp, wp, J * wp[:, :, None], 3)
+    std, singular, r2, _, _, _ = curves._stats(params, cost, xp, yp, wp, J * wp[:, :, None], 3)
     flags = np.empty(B, dtype=object)
     for i in range(B):
         fl = []

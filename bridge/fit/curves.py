@@ -4,7 +4,8 @@ One call fits one family to B curves (rows of `x`, `y`; NaN marks a missing poin
 a batched Levenberg-Marquardt on analytic Jacobians (numpy only), so a whole cell is fitted
 in a few vectorised passes instead of thousands of `scipy.optimize.curve_fit` calls.
 
-Per family
+Per family (formula, Jacobian, bounds, starting points, positivity and the reference sizes of
+"poorly_constrained" are the `bridge.transfer.Family`'s; this module only optimises)
     linear       closed-form start, LM (one step)
     sigmoid      grid start over (threshold, slope) with amplitude/baseline solved
                  linearly; LM from the two best grid points; slope and amplitude > 0
@@ -213,8 +214,8 @@ def _lm(fam, x, y, w, nat0, lo, hi, max_iter=MAX_ITER):
     return _to_nat(th, logm), cost, converged, at_bound.any(1)
 
 
-def _stats(family, params, rss, x, y, w, J, k):
-    """std, r2, rmse, aic, bic, flags from weighted Jacobian J (B, M, P) in natural params."""
+def _stats(params, rss, x, y, w, J, k):
+    """std, singular, r2, rmse, aic, bic from weighted Jacobian J (B, M, P) in natural params."""
     B, P = params.shape
     n = w.sum(1)
     dof = np.maximum(n - k, 1)
@@ -291,7 +292,7 @@ def fit_family(family: str, x, y, w) -> CurveFits:
         f, J = fam.model(x, np.where(np.isfinite(params), params, 1.0))
     J = J * w[:, :, None]
     rss = np.where(np.isfinite(cost), cost, np.nan)
-    std, singular, r2, rmse, aic, bic = _stats(family, params, rss, x, y, w, J, P)
+    std, singular, r2, rmse, aic, bic = _stats(params, rss, x, y, w, J, P)
     poorly = _poorly(family, params, std, x, y, w)
     flags = []
     for i in range(B):

@@ -104,10 +104,6 @@ class FittedTransfer(nn.Module):
     def params(self) -> list[torch.Tensor]:
         return [getattr(self, n) for n in self.param_names]
 
-    def transfer_mV(self, x_mV: torch.Tensor) -> torch.Tensor:
-        """The raw family function f(x_mV) in mV (no scaling, no clamp, no centring)."""
-        return self.fam.formula(x_mV, *self.params(), ops=TORCH_OPS)
-
     def forward(self, x: torch.Tensor, unit_dim: int = -1) -> torch.Tensor:
         """Apply the transfer functions; units lie along `unit_dim` (default: last axis)."""
         x_mV = x * self.input_scale
