@@ -120,7 +120,7 @@ def test_bridge_fit_end_to_end_synthetic(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "variance explained" in text and "point_neuron" in text and "91 %" in text
     u = open_units(out)
-    assert u.attrs["schema_version"] == 2 and u.attrs["cell"] == "synthetic"
+    assert u.attrs["schema_version"] == 3 and u.attrs["cell"] == "synthetic"
     assert u.attrs["default_placement"] == "clustered" and u.attrs["selection_criterion"] == "bic"
     assert set(u["type_family"].values) == set(TRUE_FAMILY.values())
     assert u["curve_params"].dims == ("branch", "placement", "condition", "param")
@@ -135,7 +135,7 @@ def test_bridge_fit_end_to_end_synthetic(tmp_path, capsys):
     assert act.family == "sigmoid"
 
 
-def test_units_v2_checked(tmp_path):
+def test_units_v3_checked(tmp_path):
     path, _, _ = _write(tmp_path, n_branches=4, seed=5, patterns=False)
     out = tmp_path / "u.nc"
     assert main(["fit", str(path), "-o", str(out), "--no-two-layer"]) == 0
@@ -149,9 +149,11 @@ def test_units_v2_checked(tmp_path):
         check_units(bad, source="x.nc")
     with pytest.raises(InputError, match="timing_tau_ms"):
         check_units(u.drop_vars("timing_tau_ms"), source="x.nc")
-    # a version-1 file (make_units_dataset) is still read
-    v1 = make_units_dataset([1], ["basal"], ["linear"], [dict(slope=1, offset=0)])
-    assert check_units(v1).attrs["schema_version"] == 1
+    with pytest.raises(InputError, match="'count_param_units'"):
+        check_units(u.drop_vars("count_param_units"), source="x.nc")
+    # the diagnostics and two_layer groups are optional: a transfer-only dataset is valid
+    minimal = make_units_dataset([1], ["basal"], ["linear"], [dict(slope=1, offset=0)])
+    assert check_units(minimal).attrs["schema_version"] == 3
 
 
 def _expect_error(tmp_path, capsys, args, *words):

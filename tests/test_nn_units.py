@@ -20,13 +20,13 @@ def _ds():
 
 def test_round_trip(tmp_path):
     ds = _ds()
-    assert set(ds.dims) == {"branch", "param", "branch_type"}
+    assert set(ds.dims) == {"branch", "param", "branch_type", "family_name"}
     assert all("units" in ds[v].attrs for v in ds.data_vars)
     assert np.isnan(ds["params"].sel(branch=9, param="threshold"))
     p = tmp_path / "u.nc"
     write_units(ds, p)
     back = open_units(p)
-    assert back.attrs["cell"] == "l5pc" and back.attrs["schema_version"] == 1
+    assert back.attrs["cell"] == "l5pc" and back.attrs["schema_version"] == 3
     assert list(back["type_family"].values) == ["sigmoid", "linear"]
     assert load_units(p).sizes["branch"] == 3
 
@@ -34,7 +34,7 @@ def test_round_trip(tmp_path):
 @pytest.mark.parametrize("mutate,message", [
     (lambda d: d.drop_vars("r2"), "missing variable 'r2'"),
     (lambda d: d.assign(r2=("branch_type", [1.0, 1.0], {"units": "1"})), "dims"),
-    (lambda d: d.assign_attrs(schema_version=3), "newer"),
+    (lambda d: d.assign_attrs(schema_version=4), "newer"),
     (lambda d: d.assign_attrs(schema="bridge.characterization"), "not a units file"),
     (lambda d: d.assign_attrs(input_range_max=-1.0), "input range"),
     (lambda d: d.assign(family=("branch", np.array(["sigmoid", "cubic", "linear"], dtype=object),

@@ -21,9 +21,7 @@ import numpy as np
 import xarray as xr
 
 from bridge.fit import curves
-from bridge.transfer import FAMILIES, all_param_names
-
-AXES = ("expected", "count")
+from bridge.transfer import FAMILIES, CurveRanges, Family, Param, all_param_names
 
 
 @dataclass
@@ -138,34 +136,34 @@ def fit_integration(integ: xr.Dataset, *, families=tuple(FAMILIES), criterion: s
 # timing: integration window
 # ------------------------------------------------------------------------------------
 
-class _Decay:
-    """baseline + amplitude * exp(-t / tau); tau > 0."""
+def _decay(x, amplitude, tau, baseline, ops):
+    return baseline + amplitude * ops.exp(-x / tau)
 
-    name, log = "decay", (False, True, False)
-    param_names = ("amplitude", "tau", "baseline")
 
-    @staticmethod
-    def model(x, nat):
-        A, tau, b = nat[:, 0:1], nat[:, 1:2], nat[:, 2:3]
-        e = np.exp(-x / tau)
-        return b + A * e, np.stack([e, A * e * x / tau ** 2, np.ones_like(x)], axis=-1)
+def _decay_jac(x, amplitude, tau, baseline, ops):
+    e = ops.exp(-x / tau)
+    return [e, amplitude * e * x / tau ** 2, 0.0 * x + 1.0]
 
-    @staticmethod
-    def bounds(x, y, w):
-        xmin, xmax, xr, ymin, ymax, yr = curves._ranges(x, y, w)
-        lo = np.stack([-100 * yr, 1e-2 * np.maximum(xr, 1e-3), ymin - 10 * yr], 1)
-        hi = np.stack([100 * yr, 100 * np.maximum(xmax, 1e-3), ymax + 10 * yr], 1)
-        return lo, hi
 
-    @staticmethod
-    def starts(x, y, w, lo, hi):
-        xmin, xmax, xr, ymin, ymax, yr = curves._ranges(x, y, w)
-        sw = w.sum(1)
-        first = (w * y)[:, 0] if x.shape[1] else ymax
-        last_idx = (w * np.arange(x.shape[1])).argmax(1)
-        last = y[np.arange(x.shape[0]), last_idx]
-        return [np.stack([first - last, np.maximum(xr / 3, lo[:, 1]), last], 1),
-                np.stack([(w * y).sum(1) / sw - last, np.maximum(xr, lo[:, 1]), last], 1)]
+def _decay_bounds(r):
+    return ([-100 * r.yr, 1e-2 * np.maximum(r.xr, 1e-3), r.ymin - 10 * r.yr],
+            [100 * r.yr, 100 * np.maximum(r.xmax, 1e-3), r.ymax + 10 * r.yr])
+
+
+def _decay_starts(fam, x, y, w, lo, hi):
+    r = CurveRanges.of(x, y, w)
+    sw = w.sum(1)
+    first = (w * y)[:, 0] if x.shape[1] else r.ymax
+    last_idx = (w * np.arange(x.shape[1])).argmax(1)
+    last = y[np.arange(x.shape[0]), last_idx]
+    return [np.stack([first - last, np.maximum(r.xr / 3, lo[:, 1]), last], 1),
+            np.stack([(w * y).sum(1) / sw - last, np.maximum(r.xr, lo[:, 1]), last], 1)]
+
+
+# the timing curve (peak versus interval) is not a transfer function, but it is fitted by the
+# same machinery, so it is a `Family` too (x: interval in ms, y: peak in mV); not in FAMILIES
+DECAY = Family("decay", (Param("amplitude", "y"), Param("tau", "x", positive=True), Param("baseline", "y", "y")),
+               _decay, "baseline + amplitude * exp(-x / tau)", _decay_jac, _decay_bounds, _decay_starts)
 
 
 @dataclass
@@ -184,14 +182,14 @@ def fit_timing(timing: xr.Dataset) -> TimingFits:
     B = y.shape[0]
     order = np.argsort(t)
     xp, yp, wp = curves.prepare(np.broadcast_to(t[order], y.shape), y[:, order], add_origin=False)
-    fam = _Decay()
+    fam = DECAY
     params = np.full((B, 3), np.nan)
     cost = np.full(B, np.nan)
     good = wp.sum(1) >= 4
     if good.any():
         g = np.nonzero(good)[0]
         lo, hi = fam.bounds(xp[g], yp[g], wp[g])
-        starts = fam.starts(xp[g], yp[g], wp[g], lo, hi)
+        starts = fam.initial_guesses(xp[g], yp[g], wp[g], lo, hi)
         S = len(starts)
         rep = lambda a: np.concatenate([a] * S)  # noqa: E731
         nat, c, _, _ = curves._lm(fam, rep(xp[g]), rep(yp[g]), rep(wp[g]), np.concatenate(starts), rep(lo), rep(hi))
@@ -199,8 +197,9 @@ def fit_timing(timing: xr.Dataset) -> TimingFits:
         best = np.argmin(c, axis=0)
         j = best * len(g) + np.arange(len(g))
         params[g], cost[g] = nat[j], c[best, np.arange(len(g))]
-    _, J = fam.model(xp, np.where(np.isfinite(params), params, 1.0))
-    std, singular, r2, _, _, _ = curves._stats("decay", params, cost, xp, yp, wp, J * wp[:, :, None], 3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, J = fam.model(xp, np.where(np.isfinite(params), params, 1.0))
+    std, singular, r2, _, _, _ = curves._stats(params, cost, xp, yp, wp, J * wp[:, :, None], 3)
     flags = np.empty(B, dtype=object)
     for i in range(B):
         fl = []

@@ -4,7 +4,8 @@ One call fits one family to B curves (rows of `x`, `y`; NaN marks a missing poin
 a batched Levenberg-Marquardt on analytic Jacobians (numpy only), so a whole cell is fitted
 in a few vectorised passes instead of thousands of `scipy.optimize.curve_fit` calls.
 
-Per family
+Per family (formula, Jacobian, bounds, starting points, positivity and the reference sizes of
+"poorly_constrained" are the `bridge.transfer.Family`'s; this module only optimises)
     linear       closed-form start, LM (one step)
     sigmoid      grid start over (threshold, slope) with amplitude/baseline solved
                  linearly; LM from the two best grid points; slope and amplitude > 0
@@ -45,22 +46,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import nnls
 
-from bridge.transfer import FAMILIES, SPLINE_KNOTS
+from bridge.transfer import FAMILIES, SPLINE_KNOTS, CurveRanges
 
 MIN_POINTS = 4
 FLAT_MV = 0.05
 NON_MONOTONE_MV = 0.5
 MAX_ITER = 100
 FTOL = 1e-8   # relative decrease of the cost below which an accepted step ends the fit
-
-# reference size used for "poorly_constrained": "self" (|value|), "x" (input range), "y" (response range)
-_REFERENCE = {
-    "linear": {"slope": "self", "offset": "y"},
-    "sigmoid": {"threshold": "x", "slope": "self", "amplitude": "self", "baseline": "y"},
-    "supralinear": {"amplitude": "self", "scale": "self"},
-    "saturating": {"amplitude": "self", "scale": "self"},
-}
-
 
 @dataclass
 class CurveFits:
@@ -145,151 +137,9 @@ def data_checks(x, y, w) -> list[tuple[set, str]]:
 
 
 # ------------------------------------------------------------------------------------
-# parametric families: internal parameterisation, model + Jacobian, starts, bounds
+# parametric families: bounded Levenberg-Marquardt on the `bridge.transfer.Family` objects
+# (formula, Jacobian, bounds, starting points, positivity and reference sizes live there)
 # ------------------------------------------------------------------------------------
-
-def _sig(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def _ranges(x, y, w):
-    big = np.where(w > 0, x, np.inf).min(1), np.where(w > 0, x, -np.inf).max(1)
-    xmin, xmax = big
-    ymin = np.where(w > 0, y, np.inf).min(1)
-    ymax = np.where(w > 0, y, -np.inf).max(1)
-    xr = np.maximum(xmax - xmin, 1e-9)
-    yr = np.maximum(ymax - ymin, 1e-9)
-    return xmin, xmax, xr, ymin, ymax, yr
-
-
-class _Linear:
-    name, log = "linear", (False, False)
-
-    @staticmethod
-    def model(x, nat):
-        a, b = nat[:, 0:1], nat[:, 1:2]
-        f = a * x + b
-        J = np.stack([x, np.ones_like(x)], axis=-1)
-        return f, J
-
-    @staticmethod
-    def bounds(x, y, w):
-        B = x.shape[0]
-        return np.full((B, 2), -np.inf), np.full((B, 2), np.inf)
-
-    @staticmethod
-    def starts(x, y, w, lo, hi):
-        sw = w.sum(1)
-        mx = (w * x).sum(1) / sw
-        my = (w * y).sum(1) / sw
-        sxx = (w * (x - mx[:, None]) ** 2).sum(1)
-        sxy = (w * (x - mx[:, None]) * (y - my[:, None])).sum(1)
-        a = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1), 0.0)
-        return [np.stack([a, my - a * mx], axis=1)]
-
-
-class _Sigmoid:
-    name, log = "sigmoid", (False, True, True, False)
-
-    @staticmethod
-    def model(x, nat):
-        t, k, A, b = (nat[:, i:i + 1] for i in range(4))
-        z = (x - t) / k
-        s = _sig(z)
-        ds = s * (1 - s)
-        f = b + A * s
-        J = np.stack([-A * ds / k, -A * ds * z / k, s, np.ones_like(x)], axis=-1)
-        return f, J
-
-    @staticmethod
-    def bounds(x, y, w):
-        xmin, xmax, xr, ymin, ymax, yr = _ranges(x, y, w)
-        lo = np.stack([xmin - xr, 1e-3 * xr, 1e-6 * yr, ymin - 10 * yr], 1)
-        hi = np.stack([xmax + 2 * xr, 10 * xr, 100 * yr, ymax + 10 * yr], 1)
-        return lo, hi
-
-    @staticmethod
-    def starts(x, y, w, lo, hi):
-        xmin, xmax, xr, ymin, ymax, yr = _ranges(x, y, w)
-        B = x.shape[0]
-        tf = np.array([0.1, 0.3, 0.5, 0.7, 0.9, 1.2])
-        kf = np.array([0.02, 0.08, 0.25, 0.8])
-        cands, costs = [], []
-        sw = w.sum(1)
-        for a in tf:
-            for c in kf:
-                t = xmin + a * xr
-                k = c * xr
-                s = _sig((x - t[:, None]) / k[:, None])
-                ms = (w * s).sum(1) / sw
-                my = (w * y).sum(1) / sw
-                vss = (w * (s - ms[:, None]) ** 2).sum(1)
-                cov = (w * (s - ms[:, None]) * (y - my[:, None])).sum(1)
-                A = np.clip(np.where(vss > 1e-12, cov / np.maximum(vss, 1e-12), yr), 1e-3 * yr, 100 * yr)
-                b = my - A * ms
-                r = w * (b[:, None] + A[:, None] * s - y)
-                cands.append(np.stack([t, k, A, b], 1))
-                costs.append((r ** 2).sum(1))
-        cands = np.stack(cands)          # (G, B, 4)
-        order = np.argsort(np.stack(costs), axis=0)
-        idx = np.arange(B)
-        return [cands[order[0], idx], cands[order[1], idx]]
-
-
-class _Exp:
-    """supralinear: A (exp(x/c) - 1); saturating: A (1 - exp(-x/c)); A, c > 0."""
-
-    log = (True, True)
-
-    def __init__(self, name, sign):
-        self.name, self.sign = name, sign
-
-    def basis(self, x, c):
-        if self.sign > 0:
-            return np.expm1(np.minimum(x / c, 700.0))
-        return -np.expm1(-x / c)
-
-    def model(self, x, nat):
-        A, c = nat[:, 0:1], nat[:, 1:2]
-        phi = self.basis(x, c)
-        if self.sign > 0:
-            dphi = -np.exp(np.minimum(x / c, 700.0)) * x / c ** 2
-        else:
-            dphi = -np.exp(-x / c) * x / c ** 2
-        return A * phi, np.stack([phi, A * dphi], axis=-1)
-
-    def bounds(self, x, y, w):
-        xmin, xmax, xr, ymin, ymax, yr = _ranges(x, y, w)
-        xabs = np.maximum(np.abs(xmin), np.abs(xmax))
-        xabs = np.maximum(xabs, 1e-9)
-        if self.sign > 0:
-            lo = np.stack([1e-9 * yr, xabs / 40.0], 1)
-            hi = np.stack([1e6 * yr, 100.0 * xabs], 1)
-        else:
-            lo = np.stack([1e-6 * yr, 1e-3 * xabs], 1)
-            hi = np.stack([1e4 * yr, 100.0 * xabs], 1)
-        return lo, hi
-
-    def starts(self, x, y, w, lo, hi):
-        B = x.shape[0]
-        grid = np.exp(np.linspace(0, 1, 16)[:, None] * (np.log(hi[:, 1]) - np.log(lo[:, 1]))[None, :]
-                      + np.log(lo[:, 1])[None, :])       # (G, B)
-        best_cost = np.full(B, np.inf)
-        best = np.zeros((B, 2))
-        for c in grid:
-            phi = self.basis(x, c[:, None])
-            den = (w * phi * phi).sum(1)
-            A = np.where(den > 0, (w * phi * y).sum(1) / np.where(den > 0, den, 1), 0.0)
-            A = np.clip(A, lo[:, 0], hi[:, 0])
-            cost = (w * (A[:, None] * phi - y) ** 2).sum(1)
-            better = cost < best_cost
-            best_cost = np.where(better, cost, best_cost)
-            best[better] = np.stack([A, c], 1)[better]
-        return [best]
-
-
-_PARAMETRIC = {f.name: f for f in (_Linear(), _Sigmoid(), _Exp("supralinear", +1), _Exp("saturating", -1))}
-
 
 def _to_int(nat, logmask):
     out = nat.copy()
@@ -309,7 +159,7 @@ def _to_nat(th, logmask):
 
 def _lm(fam, x, y, w, nat0, lo, hi, max_iter=MAX_ITER):
     """Batched, bounded (projected) Levenberg-Marquardt. Returns (nat, cost, converged)."""
-    logm = np.array(fam.log)
+    logm = np.array([p.positive for p in fam.params])   # positive parameters: fitted as logs
     lo_i, hi_i = _to_int(lo, logm), _to_int(hi, logm)
     th = np.clip(_to_int(nat0, logm), lo_i, hi_i)
     B, P = th.shape
@@ -364,8 +214,8 @@ def _lm(fam, x, y, w, nat0, lo, hi, max_iter=MAX_ITER):
     return _to_nat(th, logm), cost, converged, at_bound.any(1)
 
 
-def _stats(family, params, rss, x, y, w, J, k):
-    """std, r2, rmse, aic, bic, flags from weighted Jacobian J (B, M, P) in natural params."""
+def _stats(params, rss, x, y, w, J, k):
+    """std, singular, r2, rmse, aic, bic from weighted Jacobian J (B, M, P) in natural params."""
     B, P = params.shape
     n = w.sum(1)
     dof = np.maximum(n - k, 1)
@@ -403,12 +253,10 @@ def goodness(y, w, rss, n, k):
 
 
 def _poorly(family, params, std, x, y, w):
-    xmin, xmax, xr, ymin, ymax, yr = _ranges(x, y, w)
-    refs = _REFERENCE[family]
+    r = CurveRanges.of(x, y, w)
     bad = np.zeros(params.shape[0], bool)
-    for i, name in enumerate(FAMILIES[family].param_names):
-        kind = refs[name]
-        ref = np.abs(params[:, i]) if kind == "self" else (xr if kind == "x" else yr)
+    for i, kind in enumerate(FAMILIES[family].references):
+        ref = np.abs(params[:, i]) if kind == "self" else (r.xr if kind == "x" else r.yr)
         bad |= ~(std[:, i] <= ref)
     return bad
 
@@ -417,9 +265,9 @@ def fit_family(family: str, x, y, w) -> CurveFits:
     """Fit `family` to the B prepared curves (`prepare`); never raises on bad curves (flags them)."""
     if family == "spline":
         return _fit_spline(x, y, w)
-    fam = _PARAMETRIC[family]
+    fam = FAMILIES[family]
     B = x.shape[0]
-    P = len(FAMILIES[family].param_names)
+    P = len(fam.params)
     n = w.sum(1)
     lo, hi = fam.bounds(x, y, w)
     good = n >= P + 1
@@ -431,7 +279,7 @@ def fit_family(family: str, x, y, w) -> CurveFits:
         gi = np.nonzero(good)[0]
         xs, ys, ws = x[gi], y[gi], w[gi]
         lo_g, hi_g = lo[gi], hi[gi]
-        starts = fam.starts(xs, ys, ws, lo_g, hi_g)
+        starts = fam.initial_guesses(xs, ys, ws, lo_g, hi_g)
         S = len(starts)
         nat0 = np.concatenate(starts)
         rep = lambda a: np.concatenate([a] * S)  # noqa: E731
@@ -444,7 +292,7 @@ def fit_family(family: str, x, y, w) -> CurveFits:
         f, J = fam.model(x, np.where(np.isfinite(params), params, 1.0))
     J = J * w[:, :, None]
     rss = np.where(np.isfinite(cost), cost, np.nan)
-    std, singular, r2, rmse, aic, bic = _stats(family, params, rss, x, y, w, J, P)
+    std, singular, r2, rmse, aic, bic = _stats(params, rss, x, y, w, J, P)
     poorly = _poorly(family, params, std, x, y, w)
     flags = []
     for i in range(B):
@@ -593,7 +441,7 @@ def fit_curves(x, y, *, families=tuple(FAMILIES), criterion: str = "bic", force:
         fams.append(force)
     cands = {f: fit_family(f, xp, yp, wp) for f in fams}
     order = {f: (cands[f].k, list(FAMILIES).index(f) if f in FAMILIES else 99) for f in fams}
-    yrange = _ranges(xp, yp, wp)[5]
+    yrange = CurveRanges.of(xp, yp, wp).yr
     chosen = []
     for i in range(xp.shape[0]):
         if "empty" in checks[i][0]:

@@ -1,4 +1,6 @@
-"""Build the units dataset (version 2 of the schema in `bridge.schema`) from the fits."""
+"""Build the units dataset (`bridge.schema.UNITS_GROUPS`) from the fits.
+
+Units and long names come from the schema (`bridge.schema.apply_spec`), not from here."""
 from __future__ import annotations
 
 import json
@@ -10,10 +12,9 @@ from scipy.stats import spearmanr
 
 from bridge.fit.branches import IntegrationFits, TimingFits
 from bridge.fit.two_layer import TwoLayerResult
-from bridge.schema import UNITS_SCHEMA_V2, make_units_dataset
-from bridge.transfer import FAMILIES, all_param_names
+from bridge.schema import UNITS_GROUPS, apply_spec, make_units_dataset
+from bridge.transfer import FAMILIES, all_param_names, logistic, param_units_table
 
-UP = "family-specific (see bridge.transfer)"
 PROVENANCE_RENAME = {"schema": None, "schema_version": "characterization_schema_version",
                      "protocols": "characterization_protocols"}
 
@@ -54,28 +55,28 @@ def _type_extras(ds: xr.Dataset, candidates) -> dict:
             slope[i, k] = np.polyfit(dist[rows][ok] / 100.0, v[ok], 1)[0]
             corr[i, k] = spearmanr(dist[rows][ok], v[ok]).statistic
     return {
-        "type_n_branches": ("branch_type", n, {"units": "1"}),
-        "type_r2_median": ("branch_type", r2m, {"units": "1"}),
-        "type_family_count": (("branch_type", "candidate"), counts, {"units": "1"}),
-        "type_distance_slope": (("branch_type", "param"), slope, {"units": "parameter unit per 100 um"}),
-        "type_distance_corr": (("branch_type", "param"), corr, {"units": "1", "long_name": "Spearman rank correlation"}),
+        "type_n_branches": ("branch_type", n),
+        "type_r2_median": ("branch_type", r2m),
+        "type_family_count": (("branch_type", "candidate"), counts),
+        "type_distance_slope": (("branch_type", "param"), slope),
+        "type_distance_corr": (("branch_type", "param"), corr),
     }
 
 
-def _axis_vars(prefix, ax, keep, rmse_units="mV"):
+def _axis_vars(prefix, ax, keep):
     bpc = ("branch", "placement", "condition")
     s = lambda a: a[keep]  # noqa: E731
     return {
-        f"{prefix}_family": (bpc, s(ax.family).astype(object), {"units": "1"}),
-        f"{prefix}_params": ((*bpc, "param"), s(ax.params), {"units": UP}),
-        f"{prefix}_params_std": ((*bpc, "param"), s(ax.params_std), {"units": UP}),
-        f"{prefix}_r2": (bpc, s(ax.r2), {"units": "1"}),
-        f"{prefix}_rmse_mV": (bpc, s(ax.rmse), {"units": rmse_units}),
-        f"{prefix}_n_points": (bpc, s(ax.n_points).astype(np.int64), {"units": "1"}),
-        f"{prefix}_flags": (bpc, s(ax.flags).astype(object), {"units": "1"}),
-        f"{prefix}_aic": ((*bpc, "candidate"), s(ax.aic), {"units": "1"}),
-        f"{prefix}_bic": ((*bpc, "candidate"), s(ax.bic), {"units": "1"}),
-        f"{prefix}_candidate_r2": ((*bpc, "candidate"), s(ax.candidate_r2), {"units": "1"}),
+        f"{prefix}_family": (bpc, s(ax.family).astype(object)),
+        f"{prefix}_params": ((*bpc, "param"), s(ax.params)),
+        f"{prefix}_params_std": ((*bpc, "param"), s(ax.params_std)),
+        f"{prefix}_r2": (bpc, s(ax.r2)),
+        f"{prefix}_rmse_mV": (bpc, s(ax.rmse)),
+        f"{prefix}_n_points": (bpc, s(ax.n_points).astype(np.int64)),
+        f"{prefix}_flags": (bpc, s(ax.flags).astype(object)),
+        f"{prefix}_aic": ((*bpc, "candidate"), s(ax.aic)),
+        f"{prefix}_bic": ((*bpc, "candidate"), s(ax.bic)),
+        f"{prefix}_candidate_r2": ((*bpc, "candidate"), s(ax.candidate_r2)),
     }
 
 
@@ -106,14 +107,14 @@ def build_units(fits: IntegrationFits, *, keep, default_placement: str, default_
                           candidate=("candidate", np.array(cands, dtype=object)))
     bpc = ("branch", "placement", "condition")
     new = {
-        "flags": ("branch", e.flags[keep, ip, ic].astype(object), {"units": "1"}),
+        "flags": ("branch", e.flags[keep, ip, ic].astype(object)),
         **_axis_vars("curve", e, keep),
         **_axis_vars("count", fits.count, keep),
-        "input_mV_per_synapse": (bpc, fits.input_mV_per_synapse[keep], {"units": "mV"}),
-        "soma_mV_per_synapse": (bpc, fits.soma_mV_per_synapse[keep], {"units": "mV"}),
+        "count_param_units": (("family_name", "param"), param_units_table("synapses", "mV")),
+        "input_mV_per_synapse": (bpc, fits.input_mV_per_synapse[keep]),
+        "soma_mV_per_synapse": (bpc, fits.soma_mV_per_synapse[keep]),
     }
     ds = ds.assign(new)
-    ds["count_params"].attrs["input_units"] = "synapses"
     ds = ds.assign(_type_extras(ds, cands))
     if timing is not None:
         idx = {int(b): i for i, b in enumerate(timing.branch)}
@@ -122,12 +123,12 @@ def build_units(fits: IntegrationFits, *, keep, default_placement: str, default_
         def pick(a, fill=np.nan):
             return np.array([a[r] if r >= 0 else fill for r in rows])
         ds = ds.assign({
-            "timing_amplitude_mV": ("branch", pick(timing.params[:, 0]), {"units": "mV"}),
-            "timing_tau_ms": ("branch", pick(timing.params[:, 1]), {"units": "ms"}),
-            "timing_tau_ms_std": ("branch", pick(timing.std[:, 1]), {"units": "ms"}),
-            "timing_baseline_mV": ("branch", pick(timing.params[:, 2]), {"units": "mV"}),
-            "timing_r2": ("branch", pick(timing.r2), {"units": "1"}),
-            "timing_flags": ("branch", pick(timing.flags, "not_measured").astype(object), {"units": "1"}),
+            "timing_amplitude_mV": ("branch", pick(timing.params[:, 0])),
+            "timing_tau_ms": ("branch", pick(timing.params[:, 1])),
+            "timing_tau_ms_std": ("branch", pick(timing.std[:, 1])),
+            "timing_baseline_mV": ("branch", pick(timing.params[:, 2])),
+            "timing_r2": ("branch", pick(timing.r2)),
+            "timing_flags": ("branch", pick(timing.flags, "not_measured").astype(object)),
         })
     if two_layer is not None:
         tl, su = two_layer, two_layer_subunits
@@ -142,7 +143,7 @@ def build_units(fits: IntegrationFits, *, keep, default_placement: str, default_
         refit[:, names.index("slope")] = ka
         refit[:, names.index("amplitude")] = np.where(np.isfinite(th), 1.0, np.nan)
         with np.errstate(over="ignore"):
-            refit[:, names.index("baseline")] = -1.0 / (1.0 + np.exp(th / ka))
+            refit[:, names.index("baseline")] = -logistic(-th / ka)
         tunits = {"soma_peak_mV": "mV", "soma_rate_hz": "Hz", "soma_peak_subthreshold_mV": "mV"}
         ds = ds.assign_coords(model=("model", np.array(tl.models, dtype=object)),
                               target=("target", np.array(tl.targets, dtype=object)),
@@ -151,34 +152,30 @@ def build_units(fits: IntegrationFits, *, keep, default_placement: str, default_
                               pattern=("pattern", np.arange(tl.split.size, dtype=np.int64)),
                               pattern_split=("pattern", tl.split.astype(object)))
         ds = ds.assign({
-            "two_layer_variance_explained": (("model", "target"), tl.ve_test,
-                                             {"units": "1", "long_name": "variance explained, held-out patterns"}),
-            "two_layer_variance_explained_train": (("model", "target"), tl.ve_train, {"units": "1"}),
+            "two_layer_variance_explained": (("model", "target"), tl.ve_test),
+            "two_layer_variance_explained_train": (("model", "target"), tl.ve_train),
             "two_layer_weight": (("model", "target", "subunit"), tl.weights,
-                                 {"units": "per unit of subunit output (mV; 1 for two_layer_refit)",
-                                  "inputs": "two_layer: f_b(x) - f_b(0), x = n_active * mV_per_synapse; two_layer_refit: "
+                                 {"inputs": "two_layer: f_b(x) - f_b(0), x = n_active * mV_per_synapse; two_layer_refit: "
                                             "shared sigmoid of x; point_neuron: n_active * "
                                             "two_layer_point_neuron_mV_per_synapse (one weight, equal for every "
                                             "subunit); linear_weighted: x"}),
-            "two_layer_output_params": (("model", "target", "param"), out,
-                                        {"units": "target units (threshold, slope: 1)", "family": "sigmoid"}),
-            "two_layer_refit_params": (("target", "param"), refit, {"units": "mV (threshold, slope); 1",
-                                                                     "family": "sigmoid"}),
-            "two_layer_subunit_family": ("subunit", np.array(su["families"], dtype=object), {"units": "1"}),
-            "two_layer_subunit_params": (("subunit", "param"), su["params"], {"units": UP}),
-            "two_layer_subunit_mV_per_synapse": ("subunit", su["mV_per_synapse"], {"units": "mV"}),
-            "two_layer_subunit_source": ("subunit", np.array(su["source"], dtype=object), {"units": "1"}),
+            "two_layer_output_params": (("model", "target", "param"), out, {"family": "sigmoid"}),
+            "two_layer_refit_params": (("target", "param"), refit, {"family": "sigmoid"}),
+            "two_layer_subunit_family": ("subunit", np.array(su["families"], dtype=object)),
+            "two_layer_subunit_params": (("subunit", "param"), su["params"]),
+            "two_layer_subunit_mV_per_synapse": ("subunit", su["mV_per_synapse"]),
+            "two_layer_subunit_source": ("subunit", np.array(su["source"], dtype=object)),
+            # the only units the schema cannot know: they follow the targets fitted
             "two_layer_predicted": (("model", "target", "pattern"), tl.predicted,
                                     {"units": ", ".join(f"{t}: {tunits.get(t, '?')}" for t in tl.targets)}),
             "two_layer_measured": (("target", "pattern"), tl.measured,
                                    {"units": ", ".join(f"{t}: {tunits.get(t, '?')}" for t in tl.targets)}),
-            "two_layer_flags": (("model", "target"), tl.flags.astype(object), {"units": "1"}),
+            "two_layer_flags": (("model", "target"), tl.flags.astype(object)),
         })
         ds.attrs["two_layer_n_train"] = int(tl.n_train)
         ds.attrs["two_layer_n_test"] = int(tl.n_test)
         ds.attrs["two_layer_point_neuron_mV_per_synapse"] = float(tl.settings.get("point_neuron_mV_per_synapse", np.nan))
     ds.attrs.update({
-        "schema_version": 2,
         "default_placement": default_placement,
         "default_condition": default_condition,
         "selection_criterion": settings.get("criterion", "bic"),
@@ -187,5 +184,4 @@ def build_units(fits: IntegrationFits, *, keep, default_placement: str, default_
         "fit_settings": json.dumps(settings, sort_keys=True, default=str),
         "source_file": str(source_file),
     })
-    assert set(UNITS_SCHEMA_V2["attrs"]) <= set(ds.attrs)
-    return ds
+    return apply_spec(ds, UNITS_GROUPS)

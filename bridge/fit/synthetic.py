@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from bridge.schema import CHARACTERIZATION_SCHEMA_NAME, CHARACTERIZATION_SCHEMA_VERSION
-from bridge.transfer import evaluate
+from bridge.transfer import evaluate, logistic
 
 TYPES = ("basal", "oblique", "trunk", "tuft")
 PLACEMENTS = ("clustered", "distributed")
@@ -117,7 +117,7 @@ def make_characterization(n_branches=12, n_synapses=30, seed=0, noise_mV=0.3, n_
         S = np.column_stack([_curve(fams[b], pars[b], x[:, b]) for b in range(nb)])
         w = rng.uniform(0.5, 1.5, nb) * 0.25
         z = S @ w
-        soma = -5 + 40 * (1 / (1 + np.exp(-(z - np.percentile(z, 70)) / (0.15 * z.std() + 1e-9)))) + 5
+        soma = -5 + 40 * logistic((z - np.percentile(z, 70)) / (0.15 * z.std() + 1e-9)) + 5
         soma = soma + rng.normal(0, 0.5, P)
         rate = np.maximum(0, (z - np.percentile(z, 60)) * 3) + rng.normal(0, 0.2, P).clip(0)
         split = np.where(rng.random(P) < test_fraction, "test", "train").astype(object)

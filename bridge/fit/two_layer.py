@@ -8,7 +8,7 @@ output sigmoid::
 
     y_p = baseline + amplitude * sigmoid(sum_b w_b s_b(x_pb) - threshold)
 
-Models (one row each in the units file):
+The four models (one row each in the units file):
 
 ``two_layer``        ``s_b(x) = f_b(x) - f_b(0)``, the branch's transfer function fitted
                      on the `integration` group (fixed, not refitted).
@@ -42,15 +42,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import least_squares
 
-from bridge.transfer import get_family
+from bridge.transfer import get_family, logistic as _sig
 
 MODELS = ("two_layer", "two_layer_refit", "point_neuron", "linear_weighted")
 TARGETS = ("soma_peak_mV", "soma_rate_hz")
 RIDGE = 1e-2
-
-
-def _sig(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def variance_explained(pred, y) -> float:
@@ -172,7 +168,7 @@ class TwoLayerResult:
 
 def fit_two_layer(n_active, split, targets: dict, mV_per_synapse, families, params, branch,
                   *, ridge: float = RIDGE, refit_grid: int = 6) -> TwoLayerResult:
-    """Fit the three models of the module docstring for every target in `targets`.
+    """Fit the four models of the module docstring for every target in `targets`.
 
     n_active (pattern, B); split (pattern,) "train"/"test"; targets {name: (pattern,)};
     mV_per_synapse (B,); families/params: the fixed subunit function of each branch.

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bridge.transfer import FAMILIES, get_family
+from bridge.transfer import get_family
 
-TORCH_OPS = SimpleNamespace(exp=torch.exp, sigmoid=torch.sigmoid, relu=torch.relu)
+TORCH_OPS = SimpleNamespace(exp=torch.exp, expm1=torch.expm1, sigmoid=torch.sigmoid, relu=torch.relu)
 """The torch twin of `bridge.transfer.NUMPY_OPS`."""
 
 LEAKY_SLOPE = 0.1
@@ -64,6 +64,7 @@ class FittedTransfer(nn.Module):
                  clamp: tuple[float, float] | None = None, dtype=torch.float32):
         super().__init__()
         fam = get_family(family)
+        self.fam = fam
         self.family = fam.name
         if isinstance(params, Mapping):
             values = [np.asarray(params[name], dtype=float) for name in fam.param_names]
@@ -103,10 +104,6 @@ class FittedTransfer(nn.Module):
     def params(self) -> list[torch.Tensor]:
         return [getattr(self, n) for n in self.param_names]
 
-    def transfer_mV(self, x_mV: torch.Tensor) -> torch.Tensor:
-        """The raw family function f(x_mV) in mV (no scaling, no clamp, no centring)."""
-        return FAMILIES[self.family].formula(x_mV, *self.params(), ops=TORCH_OPS)
-
     def forward(self, x: torch.Tensor, unit_dim: int = -1) -> torch.Tensor:
         """Apply the transfer functions; units lie along `unit_dim` (default: last axis)."""
         x_mV = x * self.input_scale
@@ -117,7 +114,7 @@ class FittedTransfer(nn.Module):
             shape = [1] * x.ndim
             shape[unit_dim] = self.n_units
             params = [p.reshape(shape) for p in params]
-        formula = FAMILIES[self.family].formula
+        formula = self.fam.formula
         y = formula(x_mV, *params, ops=TORCH_OPS)
         if self.center:
             y = y - formula(torch.zeros((), dtype=x.dtype, device=x.device), *params, ops=TORCH_OPS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bridge.transfer import get_family
+
 from bridge.plots._common import (distance_label, figure_and_axes, finite_range, identity_line,
                                   new_figure, type_color, type_order)
 
@@ -11,21 +13,10 @@ _CONDITION_COLORS = {"control": "#000000", "nmda_block": "#1f77b4", "na_block": 
 _PLACEMENT_STYLE = {"clustered": ("o", "-"), "distributed": ("s", ":")}
 _SITE_WORDS = {"local": "at the branch", "soma": "at the soma"}
 
-# Units of each transfer-family parameter (bridge.transfer: x and y in mV).
-PARAM_UNITS = {
-    ("linear", "slope"): "mV/mV", ("linear", "offset"): "mV",
-    ("sigmoid", "threshold"): "mV", ("sigmoid", "slope"): "mV",
-    ("sigmoid", "amplitude"): "mV", ("sigmoid", "baseline"): "mV",
-    ("supralinear", "amplitude"): "mV", ("supralinear", "scale"): "mV",
-    ("saturating", "amplitude"): "mV", ("saturating", "scale"): "mV",
-}
-
-
 def param_unit(family: str, param: str) -> str:
-    """Unit of parameter `param` of transfer family `family` ("mV" for spline knots)."""
-    if family == "spline" and param.startswith("knot_"):
-        return "mV"
-    return PARAM_UNITS.get((family, param), "1")
+    """Unit of parameter `param` of transfer family `family` (x and y in mV; `bridge.transfer`)."""
+    fam = get_family(family)
+    return fam.param_units()[fam.param_names.index(param)]
 
 
 def _check_site(site):
