@@ -1,7 +1,7 @@
 """Wall time of the same 100 ms simulation (somatic step current, soma recorded) of each
 cell in NEURON and in Brian2, the Brian2 time split into first use and cached use.
 
-    .venv/bin/python benchmarks/brian2_speed.py [--repeats 3] [--cold]
+    .venv/bin/python benchmarks/brian2_speed.py [--repeats 3] [--cold] [--markdown [FILE]]
 
 Per cell, each Brian2 figure measured in a fresh process:
 - `build`: Brian2Cell construction (equations, morphology, code setup; no compilation),
@@ -26,6 +26,9 @@ import time
 import numpy as np
 
 TSTOP_MS = 100.0
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _markdown  # noqa: E402
 
 
 def _simulate(simulator: str, name: str, repeats: int) -> dict:
@@ -60,19 +63,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cold", action="store_true", help="also time a Brian2 first use with an empty cache")
+    _markdown.add_argument(parser, "brian2_speed")
     args = parser.parse_args()
+    host = _markdown.machine()
+    rows = []
     print(f"{'cell':5s} {'comp':>5s} | {'NEURON build':>12s} {'run':>6s} | {'Brian2 build':>12s} "
           f"{'first run':>9s} {'run':>6s} {'ratio':>6s}" + (f" | {'cold':>7s}" if args.cold else ""))
     for name in ("l5pc", "ca1"):
         nrn = _child("neuron", name, args.repeats, None)
         b2 = _child("brian2", name, args.repeats, None)
+        row = [name, nrn["compartments"], f"{nrn['build']:.2f}", f"{nrn['run']:.2f}", f"{b2['build']:.2f}",
+               f"{b2['first']:.2f}", f"{b2['run']:.2f}", f"{b2['run'] / nrn['run']:.2f}x"]
         line = (f"{name:5s} {nrn['compartments']:5d} | {nrn['build']:11.2f}s {nrn['run']:5.2f}s | "
                 f"{b2['build']:11.2f}s {b2['first']:8.2f}s {b2['run']:5.2f}s {b2['run'] / nrn['run']:5.2f}x")
         if args.cold:
             with tempfile.TemporaryDirectory(prefix="bridge-cold-") as tmp:
                 cold = _child("brian2", name, 0, tmp)
             line += f" | {cold['build'] + cold['first']:6.0f}s"
+            row.append(f"{cold['build'] + cold['first']:.0f}")
         print(line, flush=True)
+        rows.append(row)
+    header = ["cell", "compartments", "NEURON build (s)", "NEURON run (s)", "Brian2 build (s)",
+              "Brian2 first run (s)", "Brian2 run (s)", "Brian2 / NEURON"] + (["Brian2 cold (s)"] if args.cold else [])
+    _markdown.write(args.markdown, "NEURON against Brian2 (`benchmarks/brian2_speed.py`)",
+                    _markdown.table(header, rows),
+                    [f"{TSTOP_MS:g} ms with a somatic step, soma recorded; each simulator in a fresh process, "
+                     f"median of {args.repeats}. Goal: cached Brian2 run within 2x of NEURON."], host)
 
 
 if __name__ == "__main__":

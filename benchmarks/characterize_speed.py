@@ -2,7 +2,7 @@
 `bridge characterize`'s runner with 1 and with 2 local workers, on the same cell and the
 same simulations, measured in one run.
 
-    .venv/bin/python benchmarks/characterize_speed.py [--cell l5pc] [--branches 2] [--synapses 20]
+    .venv/bin/python benchmarks/characterize_speed.py [--cell l5pc] [--branches 2] [--synapses 20] [--markdown [FILE]]
 
 The sweep: `--branches` integration branches (seeded sample as in `bridge characterize`),
 clustered placement, control condition, N synapses: per branch one unitary task (N runs,
@@ -24,6 +24,8 @@ import tempfile
 import time
 
 import numpy as np
+
+import _markdown
 
 
 def sweep(cell: str, branches: int, synapses: int):
@@ -119,7 +121,9 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=2)
     parser.add_argument("--synapses", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions; the best of each is kept")
+    _markdown.add_argument(parser, "characterize_speed")
     args = parser.parse_args()
+    host = _markdown.machine()
     ctx, tasks = sweep(args.cell, args.branches, args.synapses)
     print(f"{args.cell}: {len(tasks)} integration tasks, {sum(t.n_sims for t in tasks)} simulations of "
           f"{tasks[0].p['t0_ms'] + tasks[0].p['window_ms']:g} ms; {os.cpu_count()} cores, "
@@ -148,6 +152,14 @@ def main() -> None:
           f"{100 * (cb / nb) / (c1 / n1):.0f} % by CPU time per simulation")
     print(f"2 workers / 1 worker: {(n2 / s2) / (n1 / s1):.2f}x (target >= 1.8x); results of 1 and 2 workers "
           f"identical: {same}; load average {os.getloadavg()[0]:.2f} at end")
+    _markdown.write(args.markdown, "Characterization runner speed (`benchmarks/characterize_speed.py`)",
+                    _markdown.table(["best of " + str(args.rounds), "seconds", "simulations", "sims/s", "CPU s/sim"],
+                                    [[name, f"{s:.1f}", k, f"{k / s:.2f}", f"{cpu / k:.3f}"]
+                                     for name, (s, k, cpu) in best.items()]),
+                    [f"{args.cell}, {len(tasks)} integration tasks. 1 worker / bare loop: "
+                     f"{100 * (n1 / s1) / (nb / sb):.0f} % of sims/s (target >= 90 %); 2 workers / 1 worker: "
+                     f"{(n2 / s2) / (n1 / s1):.2f}x (target >= 1.8x); results of 1 and 2 workers identical: {same}; "
+                     f"load average {os.getloadavg()[0]:.2f} at end."], host)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
    dANN-R with D=8, S=128 on 2 threads (target < 5 s), if the dataset is available
    locally (no download here).
 
-Usage: python benchmarks/nn_speed.py [--threads N] [--repeats R] [--data-dir DIR]
+Usage: python benchmarks/nn_speed.py [--threads N] [--repeats R] [--data-dir DIR] [--markdown [FILE]]
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import time
 
 import torch
 from torch import nn
+
+import _markdown
 
 
 def step_time(model: nn.Module, x, y, repeats: int) -> float:
@@ -47,7 +49,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--skip-epoch", action="store_true")
+    _markdown.add_argument(ap, "nn_speed")
     args = ap.parse_args(argv)
+    host = _markdown.machine()
 
     from bridge.nn import DendriticLayer, DendriticNet, MaskedDenseDendriticLayer, make_model
 
@@ -69,8 +73,18 @@ def main(argv=None) -> int:
     print(f"  sparse DendriticLayer        {t_sparse * 1e3:8.2f} ms/step")
     print(f"  masked-dense reference       {t_dense * 1e3:8.2f} ms/step")
     print(f"  ratio (dense / sparse)       {t_dense / t_sparse:8.1f} x  (target >= 10)")
+    rows = [[f"training step, sparse `DendriticLayer` ({args.threads} thread(s))", f"{t_sparse * 1e3:.2f} ms"],
+            [f"training step, masked-dense reference ({args.threads} thread(s))", f"{t_dense * 1e3:.2f} ms"],
+            ["ratio dense / sparse (target >= 10)", f"{t_dense / t_sparse:.1f}x"]]
+
+    def write_md(note):
+        _markdown.write(args.markdown, "PyTorch dendritic layer speed (`benchmarks/nn_speed.py`)",
+                        _markdown.table(["measure", "value"], rows),
+                        [f"torch {torch.__version__}; fwd+bwd+Adam, batch {B}, D={D} S={S} s={s} on {n_in} inputs; "
+                         f"median of {args.repeats}. {note}"], host)
 
     if args.skip_epoch:
+        write_md("Fashion-MNIST epoch: not run (--skip-epoch).")
         return 0
     from dendritic_errors import InputError
     from bridge.data import load_dataset
@@ -79,6 +93,7 @@ def main(argv=None) -> int:
         data = load_dataset("fmnist", data_dir=args.data_dir, download=False, seed=1)
     except InputError as err:
         print(f"Fashion-MNIST epoch: skipped, dataset not available locally ({err})")
+        write_md("Fashion-MNIST epoch: not run (dataset not installed).")
         return 0
     import os
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -91,8 +106,10 @@ def main(argv=None) -> int:
         t = float(res["train_time_s"].values[0])
         print(f"  {threads} thread(s): {t:6.2f} s training (+{float(res['eval_time_s'].values[0]):.2f} s "
               f"val/test evaluation); val acc {float(res['val_accuracy'].values[0]):.3f}")
+        rows.append([f"Fashion-MNIST epoch, dANN-R D=8 S=128, {threads} thread(s) (target < 5 s on 2)", f"{t:.2f} s"])
     print("  (with more threads than free cores, OpenMP barriers stall: on a loaded machine"
           " 1 thread can be much faster than 2)")
+    write_md(f"Fashion-MNIST epoch: {len(data.y_train)} images, load average {load:.2f} before.")
     return 0
 
 

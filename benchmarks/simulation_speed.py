@@ -2,7 +2,7 @@
 simulation wrapper (NeuronCell.run: settle to rest, events, recordings) over a bare NEURON
 `finitialize` / `continuerun` loop on the same cell, measured in the same process.
 
-    .venv/bin/python benchmarks/simulation_speed.py [--repeats 5]
+    .venv/bin/python benchmarks/simulation_speed.py [--repeats 5] [--markdown [FILE]]
 
 Prints one line per cell. Target (issue 2): wrapper overhead under 10 %.
 """
@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+import _markdown
 from cells import get_recipe, load_morphology
 from cells.neuron_cell import NeuronCell
 
@@ -30,7 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tstop", type=float, default=100.0)
+    _markdown.add_argument(parser, "simulation_speed")
     args = parser.parse_args()
+    host = _markdown.machine()
+    rows = []
     print(f"{'cell':6s} {'compartments':>12s} {'bare (s)':>9s} {'wrapper (s)':>11s} {'overhead':>8s}")
     for name in ("l5pc", "ca1"):
         cell = NeuronCell(get_recipe(name), load_morphology(name))
@@ -47,7 +51,12 @@ def main() -> None:
             wrapped.append(time.perf_counter() - t0)
         b, w = float(np.median(bare)), float(np.median(wrapped))
         print(f"{name:6s} {cell.n_compartments:12d} {b:9.3f} {w:11.3f} {100 * (w / b - 1):7.1f}%")
+        rows.append([name, cell.n_compartments, f"{b:.3f}", f"{w:.3f}", f"{100 * (w / b - 1):+.1f} %"])
         cell.close()
+    _markdown.write(args.markdown, "NEURON simulation speed (`benchmarks/simulation_speed.py`)",
+                    _markdown.table(["cell", "compartments", "bare loop (s)", "NeuronCell.run (s)", "overhead"], rows),
+                    [f"One {args.tstop:g} ms simulation, median of {args.repeats} interleaved repeats. "
+                     "Target: wrapper overhead under 10 %."], host)
 
 
 if __name__ == "__main__":

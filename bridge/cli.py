@@ -17,15 +17,6 @@ COMMANDS = ("validate", "compare", "characterize", "fit", "train", "demo")
 from dendritic_errors import InputError as UserError  # noqa: E402  (one error type for bad input)
 
 
-def _load(name: str):
-    try:
-        return importlib.import_module(f"bridge.commands.{name}")
-    except ModuleNotFoundError as err:
-        if err.name == f"bridge.commands.{name}":
-            return None  # subcommand not built yet
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridge",
@@ -33,9 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = _load(name)
-        if module is None:
-            continue
+        module = importlib.import_module(f"bridge.commands.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)

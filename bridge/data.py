@@ -9,11 +9,18 @@ each file may be gzipped, ``NAME.gz``, or not):
    is looked at for MNIST too);
 3. the cache, ``$BRIDGE_CACHE/datasets/<dataset>`` (default ``~/.cache/bridge``);
 4. a download from the canonical URLs into the cache (when ``download=True``): each file
-   goes to a temporary name, its md5 is checked against the published one, then it is
-   renamed into place (atomic; a mismatch deletes it and raises `InputError`).
+   goes to a temporary name, its checksum is checked (SHA-256 for Fashion-MNIST, md5 for
+   MNIST), then it is renamed into place (atomic; a mismatch deletes it and raises
+   `ChecksumError`, one line; a network failure raises `DownloadError`).
 
-Files found in 1-2 are not md5-checked (Debian recompresses them, so the published md5s
-of the .gz files do not apply); their IDX headers and sizes are checked instead.
+Fashion-MNIST files found in 2-3 are checked too: Debian recompresses the .gz files (the
+gzip header loses the file name and time; the compressed data are the same), so the
+SHA-256 of the decompressed IDX data is compared (`FMNIST_IDX_SHA256`). Files in a
+`data_dir` you pass are not checksummed (tests use small fake files there); every file's
+IDX header and size are checked.
+
+`resolve_demo_dataset` is the demo's choice: Fashion-MNIST when installed, else downloaded
+(checksummed) when the network allows, else the code-generated synthetic task, saying so.
 
 `load_dataset` returns pixels as float32 in [0, 1], shape (n, 784), labels int64,
 a seeded 10 % validation split of the training set and, optionally, Gaussian noise of
@@ -43,10 +50,30 @@ from dendritic_errors import InputError
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
+# SHA-256 of the four .gz files served at the Zalando URL. Computed 2026-12-01 from Debian's
+# dataset-fashion-mnist files with the original gzip header restored (file name, time
+# 2017-08-31); each restored file matched the md5 published in the zalandoresearch/fashion-mnist
+# README, so these are the checksums of the published files.
+FMNIST_GZ_SHA256 = {
+    "train-images-idx3-ubyte": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "train-labels-idx1-ubyte": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "t10k-images-idx3-ubyte": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+# SHA-256 of the decompressed IDX files (same for the Zalando and the Debian .gz files).
+FMNIST_IDX_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
 DATASETS = {
     "fmnist": {
         "title": "Fashion-MNIST",
         "urls": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+        "sha256": FMNIST_GZ_SHA256,
+        "idx_sha256": FMNIST_IDX_SHA256,
         "md5": {  # published md5 of the .gz files (zalandoresearch/fashion-mnist README)
             "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
             "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
@@ -139,17 +166,67 @@ def _complete_dir(directory: Path) -> dict[str, Path] | None:
     return found if all(found.values()) else None
 
 
+class DownloadError(InputError):
+    """The files could not be fetched (no network, server error)."""
+
+
+class ChecksumError(InputError):
+    """A file's checksum differs from the published one; the file is not used."""
+
+
+FETCH_TIMEOUT_S = 30.0
+
+
 def md5sum(path: str | os.PathLike) -> str:
-    h = hashlib.md5()
+    return _digest(path, "md5")
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    return _digest(path, "sha256")
+
+
+def _digest(path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def _expected(spec: dict, stem: str) -> tuple[str, str]:
+    """(algorithm, hex digest) a downloaded .gz file must have: SHA-256 where known, else md5."""
+    if spec.get("sha256"):
+        return "sha256", spec["sha256"][stem]
+    return "md5", spec["md5"][stem]
+
+
+def _gz_ok(spec: dict, stem: str, path: Path) -> bool:
+    algorithm, want = _expected(spec, stem)
+    return _digest(path, algorithm) == want
+
+
+def _check_idx_content(spec: dict, found: dict[str, Path]) -> None:
+    """Installed (e.g. Debian) files: SHA-256 of the decompressed data, where known."""
+    known = spec.get("idx_sha256")
+    if not known:
+        return
+    for stem, path in found.items():
+        opener = gzip.open if path.suffix == ".gz" else open
+        h = hashlib.sha256()
+        try:
+            with opener(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except (OSError, EOFError) as err:
+            raise InputError(f"{path}: cannot read ({err})") from None
+        if h.hexdigest() != known[stem]:
+            raise ChecksumError(f"{path}: SHA-256 of the IDX data is {h.hexdigest()[:16]}..., not the published "
+                                f"{spec['title']} {known[stem][:16]}...; file refused")
+
+
 def _fetch(url: str, dest: str) -> None:
     """Download `url` to `dest` (replaced in tests)."""
-    with urllib.request.urlopen(url, timeout=60) as resp, open(dest, "wb") as out:
+    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as resp, open(dest, "wb") as out:
         while True:
             block = resp.read(1 << 20)
             if not block:
@@ -158,7 +235,11 @@ def _fetch(url: str, dest: str) -> None:
 
 
 def download(name: str, directory: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Download the four files of dataset `name` into `directory` (default: the cache), md5-checked."""
+    """Download the four files of dataset `name` into `directory` (default: the cache), checksummed.
+
+    Raises `DownloadError` when a file cannot be fetched, `ChecksumError` when its checksum
+    differs from the published one (the file is deleted, never kept under any name).
+    """
     key = _canonical(name)
     spec = DATASETS[key]
     target = Path(directory) if directory is not None else cache_dir() / "datasets" / key
@@ -166,7 +247,7 @@ def download(name: str, directory: str | os.PathLike | None = None) -> dict[str,
     out = {}
     for stem in FILES:
         dest = target / f"{stem}.gz"
-        if dest.is_file() and md5sum(dest) == spec["md5"][stem]:
+        if dest.is_file() and _gz_ok(spec, stem, dest):
             out[stem] = dest
             continue
         tmp = target / f".{stem}.gz.part{os.getpid()}"
@@ -180,12 +261,13 @@ def download(name: str, directory: str | os.PathLike | None = None) -> dict[str,
         else:
             if tmp.exists():
                 tmp.unlink()
-            raise InputError(f"cannot download {spec['title']} {stem}.gz ({'; '.join(errors)})")
-        got = md5sum(tmp)
-        if got != spec["md5"][stem]:
+            raise DownloadError(f"cannot download {spec['title']} {stem}.gz ({'; '.join(errors)})")
+        algorithm, want = _expected(spec, stem)
+        got = _digest(tmp, algorithm)
+        if got != want:
             tmp.unlink()
-            raise InputError(f"{spec['title']} {stem}.gz: md5 mismatch (got {got}, "
-                             f"expected {spec['md5'][stem]}); download corrupted, try again")
+            raise ChecksumError(f"{spec['title']} {stem}.gz: {algorithm} mismatch (got {got}, "
+                                f"expected {want}); file refused and deleted")
         os.replace(tmp, dest)
         out[stem] = dest
     return out
@@ -195,26 +277,69 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, download_missin
     """Paths of the four IDX files of `name` (see module docstring for the search order)."""
     key = _canonical(name)
     spec = DATASETS[key]
-    candidates: list[Path] = []
     if data_dir is not None:
         d = Path(data_dir)
         if not d.is_dir():
             raise InputError(f"data directory {d} does not exist")
-        candidates += [d, d / key, d / spec["title"].lower()]
-    candidates += [Path(p) for p in spec["system_dirs"]]
-    cached = cache_dir() / "datasets" / key
-    for d in candidates:
+        for cand in (d, d / key, d / spec["title"].lower()):
+            found = _complete_dir(cand)
+            if found:
+                return found
+    system = [Path(p) for p in spec["system_dirs"]]
+    for d in system:
         found = _complete_dir(d)
         if found:
+            _check_idx_content(spec, found)
             return found
+    cached = cache_dir() / "datasets" / key
     found = _complete_dir(cached)
-    if found and all(md5sum(p) == spec["md5"][s] for s, p in found.items() if p.suffix == ".gz"):
+    if found and all(_gz_ok(spec, s, p) for s, p in found.items() if p.suffix == ".gz"):
         return found
     if not download_missing:
-        where = ", ".join(str(d) for d in candidates + [cached])
-        raise InputError(f"{spec['title']} not found (looked in {where}); "
+        looked = ([str(data_dir)] if data_dir is not None else []) + [str(d) for d in system] + [str(cached)]
+        raise InputError(f"{spec['title']} not found (looked in {', '.join(looked)}); "
                          "pass --data-dir or allow the download")
     return download(key)
+
+
+def resolve_demo_dataset(choice: str = "auto", *, allow_download: bool = True, say=None) -> tuple[str, str]:
+    """The demo's dataset: (name for `load_dataset`, one sentence for the report).
+
+    `choice` "fashion-mnist" (or "fmnist") needs Fashion-MNIST: installed, else downloaded and
+    checksummed, else an error. "synthetic" takes the code-generated task. "auto" takes
+    Fashion-MNIST when installed, else downloads it when the network allows, else falls back
+    to the synthetic task and says so through `say` (a function of one line). A checksum
+    mismatch is never a fallback: it raises `ChecksumError`.
+    """
+    choice = {"fmnist": "fashion-mnist"}.get(choice, choice)
+    if choice not in ("auto", "fashion-mnist", "synthetic"):
+        raise InputError(f"unknown demo dataset {choice!r} (choose auto, fashion-mnist or synthetic)")
+    if choice == "synthetic":
+        return "synthetic", "the code-generated synthetic image task, not Fashion-MNIST (--dataset synthetic)"
+    try:
+        where = locate("fmnist", download_missing=False)
+        return "fmnist", f"Fashion-MNIST from {Path(where[FILES[0]]).parent}"
+    except ChecksumError:
+        raise
+    except InputError as missing:
+        if not allow_download:
+            if choice == "fashion-mnist":
+                raise
+            reason = "it is not installed and downloading is off"
+        else:
+            try:
+                where = download("fmnist")
+                return "fmnist", (f"Fashion-MNIST, downloaded and SHA-256-checked into "
+                                  f"{Path(where[FILES[0]]).parent}")
+            except DownloadError as err:
+                if choice == "fashion-mnist":
+                    raise InputError(f"{missing}; the download failed too ({err})") from None
+                reason = "it is not installed and the download failed"
+    note = (f"the code-generated synthetic image task, not Fashion-MNIST ({reason}; "
+            "apt-get install dataset-fashion-mnist to use it)")
+    if say is not None:
+        say(f"Fashion-MNIST unavailable ({reason}): training on the code-generated synthetic image task instead")
+    return "synthetic", note
 
 
 def load_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -63,3 +63,52 @@ def test_demo_rejects_bad_settings(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path / "d"), "--branches", "0"]) == 2
     assert "--branches must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def _fake_report():
+    """Shaped like cells.validation.Report / Row (duck-typed, so no cell code is imported)."""
+    from types import SimpleNamespace
+
+    def Row(feature, target, measured, passed, source, unit):
+        return SimpleNamespace(feature=feature, target=target, measured=measured, passed=passed,
+                               source=source, unit=unit)
+
+    def Report(**kw):
+        return SimpleNamespace(**kw)
+
+    rows = [Row("bAP amplitude at 660 um", "45 ± 10", 46.2, True, "Hay et al. 2011 | Fig. 2", "mV"),
+            Row("abolished by NMDA block", "yes", 0.0, False, "Schiller et al. 2000", "bool")]
+    return Report(cell="l5pc", morphology="built-in morphology", simulator="neuron", rows=rows, seconds=187.4)
+
+
+def test_validate_markdown_table():
+    from bridge.commands.validate import markdown_table
+
+    text = markdown_table(_fake_report(), date="2026-12-01", fast=True)
+    lines = text.splitlines()
+    assert lines[0].startswith("### l5pc on built-in morphology (neuron)")
+    for want in ("- date: 2026-12-01", "- wall time: 187 s (`--fast`)", "- simulator: neuron",
+                 "- result: 1 passed, 1 failed", "| feature | target | measured | result | source |"):
+        assert want in lines, want
+    assert "| bAP amplitude at 660 um | 45 ± 10 | 46.2 mV | pass | Hay et al. 2011 \\| Fig. 2 |" in lines
+    assert "| abolished by NMDA block | yes | no | **FAIL** | Schiller et al. 2000 |" in lines
+
+
+def test_validate_markdown_refuses_existing_file(tmp_path, capsys):
+    existing = tmp_path / "v.md"
+    existing.write_text("keep me\n")
+    assert main(["validate", "l5pc", "--markdown", str(existing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--overwrite" in err and "exists" in err
+    assert existing.read_text() == "keep me\n"
+    from bridge.commands.validate import check_markdown_target
+
+    check_markdown_target(str(existing), overwrite=True)          # allowed with --overwrite
+    assert main(["validate", "l5pc", "--markdown", str(tmp_path / "no" / "v.md")]) == 2
+
+
+def test_every_subcommand_is_registered():
+    from bridge.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)

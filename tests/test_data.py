@@ -1,5 +1,6 @@
 import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,108 @@ def test_synthetic_dataset_is_deterministic_and_learnable():
     means = np.stack([a.x_train[a.y_train == c].mean(0) for c in range(10)])
     pred = np.argmin(((a.x_test[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
     assert (pred == a.y_test).mean() > 0.2
+
+
+# --- the demo's dataset resolution (never downloads: _fetch is always replaced) ---------------
+
+@pytest.fixture
+def no_fmnist(tmp_path, monkeypatch):
+    """Fashion-MNIST neither installed nor cached; any real download would fail the test."""
+    monkeypatch.setenv("BRIDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(bdata.DATASETS["fmnist"], "system_dirs", [str(tmp_path / "not-installed")])
+
+    def no_network(url, dest):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(bdata, "_fetch", no_network)
+    return tmp_path
+
+
+def _fake_checksums(src, monkeypatch):
+    import gzip as _gzip
+    import hashlib
+
+    monkeypatch.setitem(bdata.DATASETS["fmnist"], "sha256", {s: bdata.sha256sum(src / f"{s}.gz") for s in bdata.FILES})
+    monkeypatch.setitem(bdata.DATASETS["fmnist"], "idx_sha256", {
+        s: hashlib.sha256(_gzip.decompress((src / f"{s}.gz").read_bytes())).hexdigest() for s in bdata.FILES})
+
+
+def test_resolve_installed_fmnist(no_fmnist, monkeypatch):
+    installed = make_fake_mnist(no_fmnist / "installed")
+    _fake_checksums(installed, monkeypatch)
+    monkeypatch.setitem(bdata.DATASETS["fmnist"], "system_dirs", [str(installed)])
+    said = []
+    name, note = bdata.resolve_demo_dataset("auto", say=said.append)
+    assert name == "fmnist" and str(installed) in note and not said
+    assert bdata.resolve_demo_dataset("fashion-mnist")[0] == "fmnist"
+    assert bdata.resolve_demo_dataset("synthetic")[0] == "synthetic"
+
+
+def test_resolve_downloads_with_sha256(no_fmnist, monkeypatch):
+    src = make_fake_mnist(no_fmnist / "server")
+    _fake_checksums(src, monkeypatch)
+    calls = []
+
+    def fake_fetch(url, dest):
+        calls.append(url)
+        with open(dest, "wb") as fh:
+            fh.write((src / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.setattr(bdata, "_fetch", fake_fetch)
+    name, note = bdata.resolve_demo_dataset("auto")
+    assert name == "fmnist" and "downloaded" in note and len(calls) == 4
+    assert bdata.resolve_demo_dataset("auto")[0] == "fmnist" and len(calls) == 4   # now from the cache
+    assert bdata.load_dataset(name, download=False).x_test.shape == (20, 784)
+
+
+def test_resolve_falls_back_to_synthetic_and_says_so(no_fmnist):
+    said = []
+    name, note = bdata.resolve_demo_dataset("auto", say=said.append)
+    assert name == "synthetic"
+    assert "code-generated synthetic image task, not Fashion-MNIST" in note
+    assert len(said) == 1 and "synthetic" in said[0]
+    name, note = bdata.resolve_demo_dataset("auto", allow_download=False)
+    assert name == "synthetic" and "not Fashion-MNIST" in note
+    with pytest.raises(InputError, match="download failed"):
+        bdata.resolve_demo_dataset("fashion-mnist")
+    with pytest.raises(InputError, match="not found"):
+        bdata.resolve_demo_dataset("fashion-mnist", allow_download=False)
+
+
+def test_resolve_refuses_checksum_mismatch(no_fmnist, monkeypatch):
+    def tampered(url, dest):
+        with open(dest, "wb") as fh:
+            fh.write(b"not the published file")
+
+    monkeypatch.setattr(bdata, "_fetch", tampered)
+    with pytest.raises(bdata.ChecksumError) as exc:
+        bdata.resolve_demo_dataset("auto")          # a mismatch is never a fallback
+    msg = str(exc.value)
+    assert "\n" not in msg and "sha256 mismatch" in msg and "refused" in msg
+    target = no_fmnist / "cache" / "datasets" / "fmnist"
+    assert list(target.iterdir()) == []
+
+
+def test_installed_files_with_wrong_content_are_refused(no_fmnist, monkeypatch):
+    installed = make_fake_mnist(no_fmnist / "installed")
+    monkeypatch.setitem(bdata.DATASETS["fmnist"], "system_dirs", [str(installed)])
+    with pytest.raises(bdata.ChecksumError) as exc:   # the real Fashion-MNIST checksums
+        bdata.locate("fmnist", download_missing=False)
+    assert "\n" not in str(exc.value) and "refused" in str(exc.value)
+
+
+def test_demo_cli_dataset_choices():
+    from bridge.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["demo"]).dataset == "auto"
+    assert parser.parse_args(["demo", "--dataset", "fmnist"]).dataset == "fashion-mnist"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--dataset", "cifar"])
+
+
+@pytest.mark.skipif(not all((Path("/usr/share/datasets/fashion-mnist") / f"{s}.gz").is_file() for s in bdata.FILES),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_debian_fmnist_matches_the_published_checksums():
+    found = bdata.locate("fmnist", download_missing=False)   # checks the IDX SHA-256 of installed files
+    assert all(Path(p).is_file() for p in found.values())

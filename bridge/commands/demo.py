@@ -8,14 +8,16 @@ an interrupted demo resumes; the characterization itself resumes from its checkp
      patterns -> CELL.nc
   2. fit transfer functions per branch and the two-layer model -> units.nc, figures/fit/
   3. train a dANN-R with the fitted dendritic units and one with leaky ReLU on
-     Fashion-MNIST (or, when it is not installed, on the code-generated `synthetic`
-     image task, saying so) -> train_fitted.nc, train_leaky_relu.nc
+     Fashion-MNIST (installed, or downloaded and SHA-256-checked; when neither works, on
+     the code-generated `synthetic` image task, saying so on stderr and in the report)
+     -> train_fitted.nc, train_leaky_relu.nc
   4. figures of the cell (morphology, channel densities, bAP, f-I, passive) and of the
      training, and a short report -> report.md (also printed)
 
 examples:
   bridge demo                       # outputs in demo-out/
   bridge demo -o /tmp/demo --epochs 5 --branches 8
+  bridge demo --dataset synthetic   # no Fashion-MNIST needed
 """
 from __future__ import annotations
 
@@ -38,8 +40,12 @@ def add_arguments(p) -> None:
     p.add_argument("--patterns", type=int, default=500, help="random drive patterns (default 500)")
     p.add_argument("--synapses", type=int, default=30, help="integration: n = 1..N synapses per branch (default 30)")
     p.add_argument("--epochs", type=int, default=3, help="training epochs per network (default 3)")
-    p.add_argument("--dataset", default="auto", choices=("auto", "fmnist", "synthetic"),
-                   help="auto: Fashion-MNIST when installed locally, else the synthetic task")
+    p.add_argument("--dataset", default="auto", choices=("auto", "fashion-mnist", "synthetic"),
+                   type=lambda s: {"fmnist": "fashion-mnist"}.get(s, s),
+                   help="auto (default): Fashion-MNIST when installed, else downloaded (SHA-256-checked) when "
+                        "the network allows, else the code-generated synthetic task, said on stderr and in "
+                        "the report; fashion-mnist: fail rather than fall back")
+    p.add_argument("--no-download", action="store_true", help="never download Fashion-MNIST")
     p.add_argument("--workers", type=int, default=None, help="simulation worker processes (default: all cores)")
     p.add_argument("--threads", type=int, default=2, help="torch threads for training (default 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -61,36 +67,22 @@ def _say(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
 
-def _pick_dataset(choice: str) -> tuple[str, str]:
-    """(dataset name, sentence for the report)."""
-    from bridge.data import locate
-    from dendritic_errors import InputError
-
-    if choice == "synthetic":
-        return "synthetic", "the code-generated synthetic image task (--dataset synthetic)"
-    try:
-        where = locate("fmnist", download_missing=False)
-        return "fmnist", f"Fashion-MNIST from {os.path.dirname(str(next(iter(where.values()))))}"
-    except InputError:
-        if choice == "fmnist":
-            raise
-        return "synthetic", ("the code-generated synthetic image task, because Fashion-MNIST is not installed "
-                             "(apt-get install dataset-fashion-mnist, or `bridge train` downloads it)")
-
-
 def run(args) -> int:
     _check(args)
     from bridge.characterize import Settings, characterize
     from bridge.fit import summary_table
     from bridge.fit.pipeline import fit_characterization
     from bridge.plots import write_fit_figures
+    from bridge.data import resolve_demo_dataset
     from bridge.schema import open_characterization, write_units
 
+    # the dataset first: --dataset fashion-mnist without it fails before any simulation
+    dataset, data_note = resolve_demo_dataset(args.dataset, allow_download=not args.no_download, say=_say)
     out = os.path.abspath(args.output_dir)
     figs = os.path.join(out, "figures")
     os.makedirs(figs, exist_ok=True)
     t_start = time.perf_counter()
-    report = [f"# bridge demo: {args.cell}", ""]
+    report = [f"# bridge demo: {args.cell}", "", f"Training data: {data_note}.", ""]
 
     # 1. characterize
     char_path = os.path.join(out, f"{args.cell}.nc")
@@ -127,7 +119,6 @@ def run(args) -> int:
     cell_figs = _cell_figures(args.cell, groups, figs)
 
     # 4. train
-    dataset, data_note = _pick_dataset(args.dataset)
     _say(f"4/4 training on {dataset} ({args.epochs} epochs each)")
     runs = _train(args, dataset, units_path, out)
     from bridge.plots import plot_learning_curves, save_figure
