@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 import _markdown
+from cells.experiments.common import STIMULUS_START_MS
 
 
 def sweep(cell: str, branches: int, synapses: int):
@@ -41,7 +42,8 @@ def bare_loop(ctx, tasks) -> tuple[float, int, list]:
     from neuron import h
 
     from cells import get_recipe, load_morphology
-    from cells.neuron_cell import SETTLE_DT_MS, SETTLE_MS, NeuronCell
+    from cells.contract import SETTLE_DT_MS, SETTLE_MS
+    from cells.neuron_cell import NeuronCell
 
     t_start = time.perf_counter()
     recipe = get_recipe(ctx.config.cell)
@@ -69,7 +71,7 @@ def bare_loop(ctx, tasks) -> tuple[float, int, list]:
         tvec.record(h._ref_t)
         vloc.record(cell.sections[p["rec_branch"]](p["rec_x"])._ref_v)
         vsoma.record(cell.sections[0](0.5)._ref_v)
-        t0, tstop = p["t0_ms"], p["t0_ms"] + p["window_ms"]
+        t0, tstop = STIMULUS_START_MS, STIMULUS_START_MS + p["window_ms"]
         n = len(p["sites"])
         runs = ([[i] for i in range(n)] if task.kind == "unitary" else [list(range(k)) for k in p["n_values"]])
         res = []
@@ -126,7 +128,7 @@ def main() -> None:
     host = _markdown.machine()
     ctx, tasks = sweep(args.cell, args.branches, args.synapses)
     print(f"{args.cell}: {len(tasks)} integration tasks, {sum(t.n_sims for t in tasks)} simulations of "
-          f"{tasks[0].p['t0_ms'] + tasks[0].p['window_ms']:g} ms; {os.cpu_count()} cores, "
+          f"{STIMULUS_START_MS + tasks[0].p['window_ms']:g} ms; {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f} at start")
     best = {}
     same = True

@@ -258,8 +258,8 @@ CHARACTERIZATION_GROUPS: dict[str, Group] = {g.name: g for g in (
         Var("sag_ratio", (), "1", "(V_ss - V_min) / (V_rest - V_min) of a hyperpolarising step"),
         Var("rest_mV", (), "mV", "resting potential", required=False),
         Var("ss_attenuation", _SITE, "1", "steady-state V_soma / V_site, current step at the site"),
-        Var("epsp_local_mV", _SITE, "mV", "EPSP of one synapse at the site, local peak"),
-        Var("epsp_soma_mV", _SITE, "mV", "EPSP of one synapse at the site, somatic peak"),
+        Var("epsp_local_mV", _SITE, "mV", "EPSP of one small AMPA synapse (param_epsp_synapse) at the site"),
+        Var("epsp_soma_mV", _SITE, "mV", "somatic peak of the same EPSP"),
         Var("epsp_attenuation", _SITE, "1", "epsp_soma_mV / epsp_local_mV"),
     )),
     Group("integration", "Measured versus expected (linear sum) peaks as synapses are added. Peaks are "

@@ -215,9 +215,8 @@ def _branch_coords(ctx, branches, rec_x):
     return {
         "branch": ("branch", np.asarray(branches, np.int64)),
         "branch_type": ("branch", np.array([ctx.btype(b) for b in branches], dtype=object)),
-        "path_distance_um": ("branch", np.array([ctx.distance(b, rec_x[b]) for b in branches]),
-                             {"units": "um"}),
-        "site_x": ("branch", np.array([rec_x[b] for b in branches]), {"units": "1"}),
+        "path_distance_um": ("branch", np.array([ctx.distance(b, rec_x[b]) for b in branches])),
+        "site_x": ("branch", np.array([rec_x[b] for b in branches])),
     }
 
 
@@ -254,17 +253,17 @@ def assemble_integration(ctx: Context, results) -> xr.Dataset:
     udims = ("branch", "placement", "condition", "synapse")
     sdims = ("branch", "placement", "synapse")
     data = {
-        "measured_local_mV": (dims, meas_l, {"units": "mV", "long_name": "peak depolarisation at the branch site, first n synapses together"}),
-        "measured_soma_mV": (dims, meas_s, {"units": "mV", "long_name": "peak somatic depolarisation, first n synapses together"}),
-        "expected_local_mV": (dims, exp_l, {"units": "mV", "long_name": "arithmetic sum of the unitary local peaks of the first n synapses"}),
-        "expected_soma_mV": (dims, exp_s, {"units": "mV", "long_name": "arithmetic sum of the unitary somatic peaks of the first n synapses"}),
-        "unitary_local_mV": (udims, uni_l, {"units": "mV", "long_name": "local peak of each synapse alone"}),
-        "unitary_soma_mV": (udims, uni_s, {"units": "mV", "long_name": "somatic peak of each synapse alone"}),
-        "soma_spikes": (dims, spikes, {"units": "1", "long_name": "somatic action potentials (upward crossings of -20 mV)"}),
-        "synapse_branch": (sdims, syn_b, {"units": "1", "long_name": "branch id of each synapse"}),
-        "synapse_x": (sdims, syn_x, {"units": "1", "long_name": "position of each synapse on its branch"}),
-        "synapse_path_distance_um": (sdims, syn_d, {"units": "um"}),
-        "synapse_time_ms": (sdims, syn_t, {"units": "ms", "long_name": "activation time of each synapse"}),
+        "measured_local_mV": (dims, meas_l),
+        "measured_soma_mV": (dims, meas_s),
+        "expected_local_mV": (dims, exp_l),
+        "expected_soma_mV": (dims, exp_s),
+        "unitary_local_mV": (udims, uni_l),
+        "unitary_soma_mV": (udims, uni_s),
+        "soma_spikes": (dims, spikes),
+        "synapse_branch": (sdims, syn_b),
+        "synapse_x": (sdims, syn_x),
+        "synapse_path_distance_um": (sdims, syn_d),
+        "synapse_time_ms": (sdims, syn_t),
     }
     coords = {**_branch_coords(ctx, B, lay["rec_x"]),
               "placement": ("placement", np.array(P, dtype=object)),
@@ -272,9 +271,9 @@ def assemble_integration(ctx: Context, results) -> xr.Dataset:
               "n_synapses": ("n_synapses", np.arange(1, N + 1, dtype=np.int64)),
               "synapse": ("synapse", np.arange(N, dtype=np.int64))}
     if traces is not None:
-        data["trace_local_mV"] = (dims + ("time_ms",), traces[0], {"units": "mV"})
-        data["trace_soma_mV"] = (dims + ("time_ms",), traces[1], {"units": "mV"})
-        coords["time_ms"] = ("time_ms", traces[2], {"units": "ms"})
+        data["trace_local_mV"] = (dims + ("time_ms",), traces[0])
+        data["trace_soma_mV"] = (dims + ("time_ms",), traces[1])
+        coords["time_ms"] = ("time_ms", traces[2])
     na = sodium_mechanisms(ctx.recipe)
     attrs = _params(s, "n_synapses", "cluster_span_um", "jitter_ms", "window_ms", "branches")
     attrs.update({
@@ -319,13 +318,13 @@ def assemble_timing(ctx: Context, results) -> xr.Dataset:
     ms = np.array([results[_timing_task(ctx, b)]["soma"] for b in B])
     uni = [results[_syn_task(ctx, "unitary", b, "clustered", "control")] for b in B]
     data = {
-        "measured_local_mV": (("branch", "interval_ms"), ml, {"units": "mV"}),
-        "measured_soma_mV": (("branch", "interval_ms"), ms, {"units": "mV"}),
-        "expected_local_mV": (("branch",), np.array([u["local"].sum() for u in uni]), {"units": "mV"}),
-        "expected_soma_mV": (("branch",), np.array([u["soma"].sum() for u in uni]), {"units": "mV"}),
+        "measured_local_mV": (("branch", "interval_ms"), ml),
+        "measured_soma_mV": (("branch", "interval_ms"), ms),
+        "expected_local_mV": (("branch",), np.array([u["local"].sum() for u in uni])),
+        "expected_soma_mV": (("branch",), np.array([u["soma"].sum() for u in uni])),
     }
     coords = {**_branch_coords(ctx, B, lay["rec_x"]),
-              "interval_ms": ("interval_ms", np.asarray(s.intervals_ms, float), {"units": "ms"})}
+              "interval_ms": ("interval_ms", np.asarray(s.intervals_ms, float))}
     attrs = _params(s, "n_synapses", "cluster_span_um", "window_ms", "intervals_ms", "branches")
     attrs.update({"param_t0_ms": T0_MS, "param_placement": "clustered", "param_condition": "control",
                   "description": "synapse i (integration's clustered order) fires at t0 + i * interval; "
@@ -373,9 +372,9 @@ def plan_passive(ctx: Context) -> list[Task]:
 def _site_coords(ctx, sites):
     return {
         "site_branch": ("site", np.array([b for b, _ in sites], np.int64)),
-        "site_x": ("site", np.array([x for _, x in sites]), {"units": "1"}),
+        "site_x": ("site", np.array([x for _, x in sites])),
         "branch_type": ("site", np.array([ctx.btype(b) for b, _ in sites], dtype=object)),
-        "path_distance_um": ("site", np.array([ctx.distance(b, x) for b, x in sites]), {"units": "um"}),
+        "path_distance_um": ("site", np.array([ctx.distance(b, x) for b, x in sites])),
     }
 
 
@@ -388,15 +387,14 @@ def assemble_passive(ctx: Context, results) -> xr.Dataset:
     es = np.array([float(r["epsp_soma_mV"]) for r in rs])
     ss = np.array([float(r["ss_soma_mV"]) / float(r["ss_site_mV"]) for r in rs])
     data = {
-        "rest_mV": ((), float(r0["rest_mV"]), {"units": "mV"}),
-        "input_resistance_MOhm": ((), float(r0["input_resistance_MOhm"]), {"units": "MOhm"}),
-        "membrane_tau_ms": ((), float(r0["membrane_tau_ms"]), {"units": "ms"}),
-        "sag_ratio": ((), float(r0["sag_ratio"]), {"units": "1",
-                      "long_name": "(V_ss - V_min) / (V_rest - V_min) of the somatic step"}),
-        "ss_attenuation": (("site",), ss, {"units": "1", "long_name": "steady-state V_soma / V_site, current step at the site"}),
-        "epsp_local_mV": (("site",), el, {"units": "mV"}),
-        "epsp_soma_mV": (("site",), es, {"units": "mV"}),
-        "epsp_attenuation": (("site",), es / el, {"units": "1", "long_name": "epsp_soma_mV / epsp_local_mV"}),
+        "rest_mV": ((), float(r0["rest_mV"])),
+        "input_resistance_MOhm": ((), float(r0["input_resistance_MOhm"])),
+        "membrane_tau_ms": ((), float(r0["membrane_tau_ms"])),
+        "sag_ratio": ((), float(r0["sag_ratio"])),
+        "ss_attenuation": (("site",), ss),
+        "epsp_local_mV": (("site",), el),
+        "epsp_soma_mV": (("site",), es),
+        "epsp_attenuation": (("site",), es / el),
     }
     attrs = _params(s, "passive_step_nA", "passive_step_ms", "site_step_nA", "site_step_ms",
                     "passive_path_spacing_um", "passive_sites_per_type")
@@ -431,8 +429,8 @@ def assemble_bap(ctx: Context, results) -> xr.Dataset:
     task = _bap_task(ctx)
     r = results[task]
     delay = r["t_peak_ms"] - r["t_peak_ms"][0]
-    data = {"bap_amplitude_mV": (("site",), r["amplitude_mV"], {"units": "mV", "long_name": "peak above the pre-pulse voltage"}),
-            "bap_delay_ms": (("site",), delay, {"units": "ms", "long_name": "time of peak minus that at the soma"})}
+    data = {"bap_amplitude_mV": (("site",), r["amplitude_mV"]),
+            "bap_delay_ms": (("site",), delay)}
     p = task.p
     attrs = {"param_amp_nA": p["amp_nA"], "param_dur_ms": p["dur_ms"], "param_t0_ms": T0_MS,
              "param_window_ms": BAP_WINDOW_MS, "sites": "soma, then the midpoint of every dendritic branch"}
@@ -460,12 +458,9 @@ def assemble_bac(ctx: Context, results) -> xr.Dataset:
     tasks = _bac_tasks(ctx)
     rs = [results[t] for t in tasks]
     p = tasks[0].p
-    data = {"soma_spikes": (("stimulus",), np.array([int(r["soma_spikes"]) for r in rs], np.int64), {"units": "1"}),
-            "dend_peak_mV": (("stimulus",), np.array([float(r["dend_peak_mV"]) for r in rs]),
-                             {"units": "mV", "long_name": "peak dendritic membrane potential"}),
-            "dend_above_plateau_ms": (("stimulus",), np.array([float(r["dend_above_plateau_ms"]) for r in rs]),
-                                      {"units": "ms", "long_name": "time the dendritic voltage spends above the "
-                                                                   "Ca-plateau level (param_plateau_level_mV)"})}
+    data = {"soma_spikes": (("stimulus",), np.array([int(r["soma_spikes"]) for r in rs], np.int64)),
+            "dend_peak_mV": (("stimulus",), np.array([float(r["dend_peak_mV"]) for r in rs])),
+            "dend_above_plateau_ms": (("stimulus",), np.array([float(r["dend_above_plateau_ms"]) for r in rs]))}
     soma_nA, soma_ms = p["soma_pulse"]
     attrs = {"param_soma_nA": soma_nA, "param_soma_ms": soma_ms, "param_dend_nA": BAC.EPSC["amp_nA"],
              "param_dend_rise_ms": BAC.EPSC["tau_rise_ms"], "param_dend_decay_ms": BAC.EPSC["tau_decay_ms"],
@@ -495,12 +490,10 @@ def plan_fi(ctx: Context) -> list[Task]:
 
 def assemble_fi(ctx: Context, results) -> xr.Dataset:
     rs = [results[t] for t in _fi_tasks(ctx)]
-    data = {"rate_hz": (("current_nA",), np.array([float(r["rate_hz"]) for r in rs]),
-                        {"units": "Hz", "long_name": "spikes during the step / step duration"}),
-            "n_spikes": (("current_nA",), np.array([int(r["n_spikes"]) for r in rs], np.int64), {"units": "1"}),
-            "first_spike_ms": (("current_nA",), np.array([float(r["first_spike_ms"]) for r in rs]),
-                               {"units": "ms", "long_name": "latency of the first spike from step onset (NaN: none)"})}
-    coords = {"current_nA": ("current_nA", np.asarray(_fi_currents(ctx), float), {"units": "nA"})}
+    data = {"rate_hz": (("current_nA",), np.array([float(r["rate_hz"]) for r in rs])),
+            "n_spikes": (("current_nA",), np.array([int(r["n_spikes"]) for r in rs], np.int64)),
+            "first_spike_ms": (("current_nA",), np.array([float(r["first_spike_ms"]) for r in rs]))}
+    coords = {"current_nA": ("current_nA", np.asarray(_fi_currents(ctx), float))}
     return xr.Dataset(data, coords=coords, attrs={"param_fi_step_ms": ctx.settings.fi_step_ms, "param_t0_ms": T0_MS})
 
 
@@ -592,7 +585,7 @@ def _pattern_tasks(ctx):
         n = sl.stop - sl.start
         tasks.append(Task.make("patterns", "patterns", n, n * (T0_MS + s.pattern_window_ms),
                                first=start, sites=lay["sites"], rec_sites=lay["rec"], active=lay["active"][sl],
-                               times_ms=lay["times"][sl], t0_ms=T0_MS, window_ms=s.pattern_window_ms))
+                               times_ms=lay["times"][sl], window_ms=s.pattern_window_ms))
     return tasks
 
 
@@ -609,17 +602,14 @@ def assemble_patterns(ctx: Context, results) -> xr.Dataset:
     B = lay["branches"]
     rec_x = dict(lay["rec"])
     data = {
-        "n_active": (("pattern", "branch"), lay["n_active"], {"units": "1", "long_name": "active synapses on the branch"}),
-        "soma_peak_mV": (("pattern",), soma, {"units": "mV", "long_name": "peak somatic depolarisation"}),
-        "soma_rate_hz": (("pattern",), spikes / (s.pattern_window_ms / 1000.0),
-                         {"units": "Hz", "long_name": "somatic spikes / window"}),
-        "soma_spikes": (("pattern",), spikes, {"units": "1"}),
-        "local_peak_mV": (("pattern", "branch"), local, {"units": "mV", "long_name": "peak depolarisation at the branch's cluster centre"}),
-        "total_active": (("pattern",), lay["total"], {"units": "1", "long_name": "total active synapses T of the pattern"}),
-        "n_target_branches": (("pattern",), lay["targets"],
-                              {"units": "1", "long_name": "number of branches T was spread over (k)"}),
-        "n_branches_active": (("pattern",), (lay["n_active"] > 0).sum(1).astype(np.int64),
-                              {"units": "1", "long_name": "branches with at least one active synapse"}),
+        "n_active": (("pattern", "branch"), lay["n_active"]),
+        "soma_peak_mV": (("pattern",), soma),
+        "soma_rate_hz": (("pattern",), spikes / (s.pattern_window_ms / 1000.0)),
+        "soma_spikes": (("pattern",), spikes),
+        "local_peak_mV": (("pattern", "branch"), local),
+        "total_active": (("pattern",), lay["total"]),
+        "n_target_branches": (("pattern",), lay["targets"]),
+        "n_branches_active": (("pattern",), (lay["n_active"] > 0).sum(1).astype(np.int64)),
     }
     coords = {**_branch_coords(ctx, B, rec_x), "pattern": ("pattern", np.arange(s.n_patterns, dtype=np.int64)),
               "split": ("pattern", lay["split"])}
