@@ -97,12 +97,8 @@ def test_download_md5_mismatch_and_atomic(tmp_path, monkeypatch):
     assert list(target.iterdir()) == []  # the bad file was not kept under any name
 
 
-def test_download_success_with_matching_md5(tmp_path, monkeypatch):
-    monkeypatch.setenv("BRIDGE_CACHE", str(tmp_path / "cache"))
-    src = make_fake_mnist(tmp_path / "src")
-    md5 = {s: bdata.md5sum(src / f"{s}.gz") for s in bdata.FILES}
-    monkeypatch.setitem(bdata.DATASETS["mnist"], "md5", md5)
-    monkeypatch.setitem(bdata.DATASETS["mnist"], "system_dirs", [])
+def _serve(src, monkeypatch) -> list:
+    """Replace the downloader by a copy from `src`; returns the list of URLs asked for."""
     calls = []
 
     def fake_fetch(url, dest):
@@ -111,6 +107,16 @@ def test_download_success_with_matching_md5(tmp_path, monkeypatch):
             fh.write((src / url.rsplit("/", 1)[1]).read_bytes())
 
     monkeypatch.setattr(bdata, "_fetch", fake_fetch)
+    return calls
+
+
+def test_download_success_with_matching_md5(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRIDGE_CACHE", str(tmp_path / "cache"))
+    src = make_fake_mnist(tmp_path / "src")
+    md5 = {s: bdata.md5sum(src / f"{s}.gz") for s in bdata.FILES}
+    monkeypatch.setitem(bdata.DATASETS["mnist"], "md5", md5)
+    monkeypatch.setitem(bdata.DATASETS["mnist"], "system_dirs", [])
+    calls = _serve(src, monkeypatch)
     ds = bdata.load_dataset("mnist")
     assert ds.x_test.shape == (20, 784) and len(calls) == 4
     bdata.load_dataset("mnist")  # now from the cache
@@ -168,14 +174,7 @@ def test_resolve_installed_fmnist(no_fmnist, monkeypatch):
 def test_resolve_downloads_with_sha256(no_fmnist, monkeypatch):
     src = make_fake_mnist(no_fmnist / "server")
     _fake_checksums(src, monkeypatch)
-    calls = []
-
-    def fake_fetch(url, dest):
-        calls.append(url)
-        with open(dest, "wb") as fh:
-            fh.write((src / url.rsplit("/", 1)[1]).read_bytes())
-
-    monkeypatch.setattr(bdata, "_fetch", fake_fetch)
+    calls = _serve(src, monkeypatch)
     name, note = bdata.resolve_demo_dataset("auto")
     assert name == "fmnist" and "downloaded" in note and len(calls) == 4
     assert bdata.resolve_demo_dataset("auto")[0] == "fmnist" and len(calls) == 4   # now from the cache

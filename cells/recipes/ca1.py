@@ -83,8 +83,11 @@ built-in saturation 73.9 mV (<= 75), dV/dt above threshold 3.82 V/s (<= 3.96), E
 attenuation at 300 um 0.152 (>= 0.138), steady-state attenuation at 200 um 0.686 (>= 0.66),
 bAP ratio 0.679 (<= 0.7); n120's dV/dt jump 0.53 V/s per synapse (>= 0.5).
 """
+from functools import partial
+
 from cells.distributions import Between, Linear, Sigmoid, Uniform
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
+from cells.morphology import builtin_morphology
 from cells.types import CellType, Cluster, Stimuli
 from cells.validation.targets import CA1_TARGETS
 
@@ -156,18 +159,12 @@ RECIPE = CellRecipe(
 )
 
 
-def _builtin_morphology(seed: int = 0):
-    from cells.morphology import builtin_morphology
-
-    return builtin_morphology("ca1", seed=seed)
-
-
 # The cell type: recipe, stimuli, validation plan and protocols in one declaration (cells.types).
 CELL_TYPE = CellType(
     name="ca1",
     description=RECIPE.description,
     recipe=RECIPE,
-    builtin_morphology=_builtin_morphology,
+    builtin_morphology=partial(builtin_morphology, "ca1"),   # seed -> the generated tree
     stimuli=Stimuli(
         # a brief somatic pulse that fires one AP (2 nA x 2 ms, the value validated since session 1;
         # the NEURON-Brian2 comparison used 5 ms before the redesign)

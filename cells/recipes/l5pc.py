@@ -28,8 +28,11 @@ a single bAP fire the Ca hot zone. 1 s steps, cell1: 7.4/10.1/19.1 Hz, first spi
 30.5/19.1/7.8 ms; built-in: 4.7/8.9/17.9 Hz, 49.5/25.2/9.3 ms. The somatic Ih density is a
 tuning choice here, not checked against Kole et al. 2006's somatic recordings.
 """
+from functools import partial
+
 from cells.distributions import Exponential, Uniform, Window
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
+from cells.morphology import builtin_morphology
 from cells.types import CellType, Cluster, Stimuli
 from cells.validation.targets import L5PC_TARGETS
 
@@ -99,18 +102,12 @@ RECIPE = CellRecipe(
 )
 
 
-def _builtin_morphology(seed: int = 0):
-    from cells.morphology import builtin_morphology
-
-    return builtin_morphology("l5pc", seed=seed)
-
-
 # The cell type: recipe, stimuli, validation plan and protocols in one declaration (cells.types).
 CELL_TYPE = CellType(
     name="l5pc",
     description=RECIPE.description,
     recipe=RECIPE,
-    builtin_morphology=_builtin_morphology,
+    builtin_morphology=partial(builtin_morphology, "l5pc"),   # seed -> the generated tree
     stimuli=Stimuli(
         bap_pulse=(1.9, 5.0),                       # Hay et al. 2011: 1.9 nA x 5 ms somatic pulse
         bap_distances_um=(660.0, 800.0),            # Hay et al. 2011's bAP recording sites
