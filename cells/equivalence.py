@@ -150,11 +150,23 @@ def compare_traces(protocol: str, a: dict, b: dict) -> list[Row]:
     return rows
 
 
-def compare(cell_name: str, morphology=None, protocols=PROTOCOLS, progress=None) -> tuple[list[Row], dict]:
-    """Run the protocols in both simulators; returns rows and wall times per simulator (s)."""
-    from cells import get_cell_type, load_morphology, make_cell_factory
+def protocols_for(cell_type) -> tuple[str, ...]:
+    """The protocols a cell type declares the stimuli for (nmda_cluster needs `stimuli.nmda_basal`)."""
+    return tuple(p for p in PROTOCOLS if p != "nmda_cluster" or cell_type.stimuli.nmda_basal is not None)
+
+
+def compare(cell_name: str, morphology=None, protocols=None, progress=None) -> tuple[list[Row], dict]:
+    """Run the protocols (default: all the cell type supports) in both simulators; returns
+    rows and wall times per simulator (s)."""
+    from cells import InputError, get_cell_type, load_morphology, make_cell_factory
 
     cell_type = get_cell_type(cell_name)
+    supported = protocols_for(cell_type)
+    protocols = supported if protocols is None else tuple(protocols)
+    unsupported = [p for p in protocols if p not in supported]
+    if unsupported:
+        raise InputError(f"cell type {cell_name!r} does not support compare protocol(s) {', '.join(unsupported)} "
+                         f"(supported: {', '.join(supported)})")
     morph = load_morphology(cell_name, morphology)
     rows, seconds = [], {"neuron": 0.0, "brian2": 0.0}
     for protocol in protocols:

@@ -10,12 +10,16 @@ targets (`cells.validation`), and the characterization protocols it supports
     register_cell_type(CellType(name="my_cell", recipe=..., builtin_morphology=..., ...))
     cell = cells.load_cell("my_cell", morphology="my_cell.swc")
 
+or, for the command line and worker processes, name the declaring module in
+$BRIDGE_CELL_TYPES (`BRIDGE_CELL_TYPES=my_types bridge validate my_cell`).
+
 Nothing here falls back to another type's values: a protocol whose stimulus a type does
 not declare (e.g. BAC firing without `bac_site_um`) is refused for that type.
 """
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -91,6 +95,23 @@ class CellType:
 
 _REGISTRY: dict[str, CellType] = {}
 _BUILTIN_MODULES = {"l5pc": "cells.recipes.l5pc", "ca1": "cells.recipes.ca1"}   # declared lazily
+PLUGIN_ENV = "BRIDGE_CELL_TYPES"
+"""Comma-separated modules that declare a `CELL_TYPE` (or call `register_cell_type`): imported
+on first use, so the command line and spawned worker processes know those types too."""
+_PLUGINS_LOADED: set[str] = set()
+
+
+def _load_plugins() -> None:
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
+        if module in _PLUGINS_LOADED:
+            continue
+        _PLUGINS_LOADED.add(module)
+        try:
+            declared = getattr(importlib.import_module(module), "CELL_TYPE", None)
+        except ImportError as err:
+            raise InputError(f"${PLUGIN_ENV}: cannot import cell-type module {module!r} ({err})") from None
+        if declared is not None:
+            _REGISTRY.setdefault(declared.name, declared)
 
 
 def register_cell_type(cell_type: CellType, replace: bool = False) -> CellType:
@@ -106,11 +127,13 @@ def unregister_cell_type(name: str) -> None:
 
 
 def cell_type_names() -> tuple[str, ...]:
+    _load_plugins()
     return tuple(dict.fromkeys([*_BUILTIN_MODULES, *_REGISTRY]))
 
 
 def get_cell_type(name: str) -> CellType:
     """The registered cell type `name`; InputError naming the known ones otherwise."""
+    _load_plugins()
     if name not in _REGISTRY and name in _BUILTIN_MODULES:
         _REGISTRY[name] = importlib.import_module(_BUILTIN_MODULES[name]).CELL_TYPE
     if name not in _REGISTRY:

@@ -2,7 +2,7 @@
 the same voltages (issue 3 tolerances), the same validation features, the same interface.
 
 Runs in about 1.5 minutes on a 2-core machine once Brian2's compiled code is cached; the
-first run on a machine compiles it (several minutes, see README "Choosing the simulator").
+first run on a machine compiles it (several minutes, see docs/simulators.md).
 """
 import numpy as np
 import pytest

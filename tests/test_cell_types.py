@@ -142,3 +142,39 @@ def test_builtin_types_declare_their_stimuli():
     assert l5pc.stimuli.bac_site_um == 700.0 and ca1.stimuli.bac_site_um is None
     assert "bac" in l5pc.protocols and "bac" not in ca1.protocols
     assert {t.feature for t in l5pc.targets} >= {"fi_step1_hz", "bac_together_ca_spike_and_burst"}
+
+
+def test_compare_runs_the_protocols_the_type_declares(toy):
+    from cells.equivalence import compare, protocols_for
+
+    assert protocols_for(toy) == ("passive_epsp", "step", "bap")     # no basal NMDA cluster declared
+    with pytest.raises(InputError, match="does not support compare protocol.*nmda_cluster"):
+        compare("toy", protocols=["nmda_cluster"])
+    rows, _ = compare("toy", protocols=["passive_epsp", "bap"])
+    assert rows and all(r.passed for r in rows), [r for r in rows if not r.passed]
+
+
+def test_a_type_named_in_the_environment_reaches_the_cli_and_worker_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "toy_plugin.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_cell_types import TOY as CELL_TYPE\n")
+    env = {**os.environ, "BRIDGE_CELL_TYPES": "toy_plugin",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "toy.nc"
+    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "characterize", "toy", "--protocols", "passive,fi",
+                           "--workers", "1", "--no-progress", "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    from bridge.schema import open_characterization
+
+    groups = open_characterization(out)
+    assert list(groups) == ["passive", "fi"]
+    assert list(groups["fi"].current_nA.values) == list(TOY.stimuli.fi_currents_nA)   # the type's own currents
+    bad = subprocess.run([sys.executable, "-m", "bridge.cli", "validate", "toy"], capture_output=True, text=True,
+                         env={**env, "BRIDGE_CELL_TYPES": "no_such_module"}, timeout=120)
+    assert bad.returncode == 2 and "cannot import cell-type module 'no_such_module'" in bad.stderr

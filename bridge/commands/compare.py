@@ -31,7 +31,7 @@ def run(args) -> int:
     from cells.equivalence import PROTOCOLS, compare, table
 
     get_cell_type(args.cell)                      # InputError naming the known types
-    protocols = PROTOCOLS
+    protocols = None
     if args.protocols:
         protocols = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
         unknown = set(protocols) - set(PROTOCOLS)

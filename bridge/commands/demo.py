@@ -93,7 +93,10 @@ def run(args) -> int:
         _say(f"1/4 characterizing {args.cell} -> {char_path}")
         settings = Settings(branches=args.branches, n_patterns=args.patterns, n_synapses=args.synapses,
                             conditions=DEMO_CONDITIONS)
-        summary = characterize(args.cell, char_path, protocols=DEMO_PROTOCOLS, settings=settings, workers=args.workers,
+        from bridge.characterize import default_protocols
+
+        protocols = [p for p in DEMO_PROTOCOLS if p in default_protocols(args.cell)]   # those the type supports
+        summary = characterize(args.cell, char_path, protocols=protocols, settings=settings, workers=args.workers,
                                progress=not args.no_progress, say=_say)
     groups = open_characterization(char_path)
     line = f"Characterization `{char_path}`: protocols {', '.join(groups)}"

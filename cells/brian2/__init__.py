@@ -27,7 +27,7 @@ difference: a synapse placed exactly there is split the same way, which is only 
 approximation of NEURON's conductance on the node (tests/test_brian2_equivalence.py).
 
 Generated Cython code is cached in `<cache root>/brian2/` (see `brian2_cache_dir`), so only
-the first build of a cell type on a machine compiles (see README for the cost).
+the first build of a cell type on a machine compiles (docs/simulators.md gives the cost).
 """
 # Modules, by concern:
 #   layout.py     compartment table -> Brian2 sections (pieces), flat order, sites

@@ -15,7 +15,7 @@ against the papers here.
 
 Tuned here, against Golding et al. 2005, Magee & Cook 2000, the bAP ratio, Schiller et al.
 2000, Poirazi 2003 and Losonczy & Magee 2006 on the built-in tree and on CA1 n120 (figures
-from `bridge validate ca1 --fast` and single-protocol probes; README, "Validation status"):
+from `bridge validate ca1 --fast` and single-protocol probes; docs/validation.md and CHANGELOG.md):
 - A-type K 0.021 S/cm2 at the soma instead of Migliore's 0.048, rising x(1 + d/100 um) along
   the apical dendrites only: with 0.048 the KA window current dominates the resting
   conductance (rest -74.5 mV, steady-state attenuation 0.77 at 100 um, no firing up to
