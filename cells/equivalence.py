@@ -69,12 +69,9 @@ class Row:
         return self.mean_abs_dv_mV <= self.tolerance_mV and self.spikes_matched and timing
 
 
-def _passive_epsp(make_cell, cell_type) -> list[dict]:
+def _passive_epsp(make_cell, cell_type, morph) -> list[dict]:
     """One run per site; traces named by site ("apical50", "apical50_soma", ...)."""
     out = []
-    probe = make_cell()
-    morph = probe.morphology
-    probe.close()
     sites = dict(zip((f"apical{d:g}" for d in EPSP_SITES_UM), apical_sites(morph, EPSP_SITES_UM)))
     sites[f"basal{BASAL_EPSP_UM:g}"] = (cluster_branch(morph, "basal", BASAL_EPSP_UM), 0.5)
     for name, site in sites.items():
@@ -85,7 +82,7 @@ def _passive_epsp(make_cell, cell_type) -> list[dict]:
     return out
 
 
-def _step(make_cell, cell_type) -> list[dict]:
+def _step(make_cell, cell_type, morph) -> list[dict]:
     cell = make_cell()
     site = apical_sites(cell.morphology, [STEP_RECORD_UM])[0]
     r = steps.step_response(cell, max(cell_type.stimuli.fi_currents_nA), STEP_MS,
@@ -94,7 +91,7 @@ def _step(make_cell, cell_type) -> list[dict]:
     return [r["traces"]]
 
 
-def _nmda_cluster(make_cell, cell_type) -> list[dict]:
+def _nmda_cluster(make_cell, cell_type, morph) -> list[dict]:
     cluster = cell_type.stimuli.nmda_basal
     cell = make_cell()
     morph = cell.morphology
@@ -108,7 +105,7 @@ def _nmda_cluster(make_cell, cell_type) -> list[dict]:
     return sweep["traces"]
 
 
-def _bap(make_cell, cell_type) -> list[dict]:
+def _bap(make_cell, cell_type, morph) -> list[dict]:
     distances = sorted(set(BAP_SITES_UM) | set(cell_type.stimuli.bap_distances_um))
     cell = make_cell()
     r = backpropagating_ap(cell, apical_sites(cell.morphology, distances), *cell_type.stimuli.bap_pulse)
@@ -120,9 +117,10 @@ def _bap(make_cell, cell_type) -> list[dict]:
 EXPERIMENTS = {"passive_epsp": _passive_epsp, "step": _step, "nmda_cluster": _nmda_cluster, "bap": _bap}
 
 
-def run_protocol(protocol: str, make_cell, cell_type) -> list[dict]:
-    """The protocol's runs on fresh cells of `make_cell`: a list of traces dicts."""
-    return EXPERIMENTS[protocol](make_cell, cell_type)
+def run_protocol(protocol: str, make_cell, cell_type, morphology) -> list[dict]:
+    """The protocol's runs on fresh cells of `make_cell` (built on `morphology`): a list of
+    traces dicts."""
+    return EXPERIMENTS[protocol](make_cell, cell_type, morphology)
 
 
 def compare_traces(protocol: str, a: dict, b: dict) -> list[Row]:
@@ -175,7 +173,8 @@ def compare(cell_name: str, morphology=None, protocols=None, progress=None) -> t
         traces = {}
         for simulator in ("neuron", "brian2"):
             start = time.perf_counter()
-            traces[simulator] = run_protocol(protocol, make_cell_factory(cell_type.recipe, morph, simulator), cell_type)
+            traces[simulator] = run_protocol(protocol, make_cell_factory(cell_type.recipe, morph, simulator),
+                                             cell_type, morph)
             seconds[simulator] += time.perf_counter() - start
         for a, b in zip(traces["neuron"], traces["brian2"]):
             rows += compare_traces(protocol, a, b)
@@ -183,12 +182,12 @@ def compare(cell_name: str, morphology=None, protocols=None, progress=None) -> t
 
 
 def table(rows: list[Row]) -> str:
-    head = (f"{'protocol':13s} {'site':10s} {'mean|dV| mV':>11s} {'max|dV| mV':>10s} {'spikes N/B':>10s} "
+    head = (f"{'protocol':13s} {'site':14s} {'mean|dV| mV':>11s} {'max|dV| mV':>10s} {'spikes N/B':>10s} "
             f"{'max|dt| ms':>10s} {'tol mV':>6s}  result")
     lines = [head, "-" * len(head)]
     for r in rows:
         dt = "-" if np.isnan(r.max_spike_dt_ms) else f"{r.max_spike_dt_ms:.1e}"
-        lines.append(f"{r.protocol:13s} {r.site:10s} {r.mean_abs_dv_mV:11.2e} {r.max_abs_dv_mV:10.2e} "
+        lines.append(f"{r.protocol:13s} {r.site:14s} {r.mean_abs_dv_mV:11.2e} {r.max_abs_dv_mV:10.2e} "
                      f"{f'{r.spikes_neuron}/{r.spikes_brian2}':>10s} {dt:>10s} {r.tolerance_mV:6.2f}  "
                      f"{'pass' if r.passed else 'FAIL'}")
     n_fail = sum(not r.passed for r in rows)
