@@ -3,8 +3,8 @@
 A module of its own so that `cells`, `bridge` and `bridge.nn` can all use it without
 importing each other.
 
-The command line prints these as one line and exits non-zero; anything else is a bug
-and keeps its traceback.
+The command line prints these as one line and exits 2; anything else is a bug: one line
+`internal error: ...` and exit 3, the traceback only with `bridge --debug`.
 """
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
+
+INTERNAL_ERROR = 3   # exit status of anything that is not bad input, a failed check or ^C
 
 # Order is the order shown in --help: the data flow of the project.
 COMMANDS = ("validate", "compare", "characterize", "fit", "train", "demo")
@@ -21,11 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridge",
         description="From detailed pyramidal cells (NEURON, Brian2) to trainable dendritic units (PyTorch).",
+        epilog="Exit status: 0 success; 1 a check failed (validation target, tolerance); 2 bad input or "
+               "usage (one line naming what is wrong); 3 internal error (one line; --debug prints the "
+               "traceback); 130 interrupted.",
     )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
+    # --debug is also accepted after the subcommand; SUPPRESS keeps the subparser from
+    # overwriting a --debug given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"bridge.commands.{name}")
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__, parents=[common],
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_module=module)
@@ -46,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"bridge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug, or an environment failure nobody anticipated
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "(no message)"
+        print(f"bridge {args.command}: internal error: {type(err).__name__}: {first}"
+              + ("" if getattr(args, "debug", False) else " (run with --debug for the traceback)"),
+              file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

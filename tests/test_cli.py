@@ -112,3 +112,96 @@ def test_every_subcommand_is_registered():
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == set(COMMANDS)
+
+
+# --- exit status: 0 success, 1 a check failed, 2 bad input, 3 internal error, 130 interrupted ---
+
+def _break_fit(monkeypatch, exc):
+    import bridge.commands.fit as fit_cmd
+
+    def boom(args):
+        raise exc
+    monkeypatch.setattr(fit_cmd, "run", boom)
+
+
+def test_internal_error_is_one_line_exit_3(monkeypatch, capsys, tmp_path):
+    _break_fit(monkeypatch, RuntimeError("the flux capacitor\nsecond line"))
+    assert main(["fit", str(tmp_path / "c.nc"), "-o", str(tmp_path / "u.nc")]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("bridge fit: internal error: RuntimeError: the flux capacitor")
+    assert "--debug" in err and "second line" not in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_prints_the_traceback(monkeypatch, capsys, tmp_path, where):
+    _break_fit(monkeypatch, RuntimeError("the flux capacitor"))
+    rest = ["fit", str(tmp_path / "c.nc"), "-o", str(tmp_path / "u.nc")]
+    argv = ["--debug", *rest] if where == "before" else [*rest, "--debug"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in boom" in err
+    assert err.strip().splitlines()[-1] == "bridge fit: internal error: RuntimeError: the flux capacitor"
+
+
+def test_debug_after_subcommand_does_not_unset_global_flag():
+    from bridge.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--debug", "fit", "c.nc", "-o", "u.nc"]).debug is True
+    assert parser.parse_args(["fit", "c.nc", "-o", "u.nc", "--debug"]).debug is True
+    assert parser.parse_args(["fit", "c.nc", "-o", "u.nc"]).debug is False
+
+
+def test_input_error_stays_exit_2_and_interrupt_130(monkeypatch, capsys, tmp_path):
+    from dendritic_errors import InputError
+
+    argv = ["fit", str(tmp_path / "c.nc"), "-o", str(tmp_path / "u.nc")]
+    _break_fit(monkeypatch, InputError("c.nc: no such characterization file"))
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "bridge fit: error: c.nc: no such characterization file\n"
+    _break_fit(monkeypatch, KeyboardInterrupt())
+    assert main(argv) == 130
+
+
+def test_internal_error_exit_3_from_a_fresh_process(tmp_path):
+    """Through a real process and sys.exit, not only main()'s return value: the command is
+    broken on purpose (a bug, not bad input)."""
+    code = ("import sys, bridge.commands.fit as f\n"
+            "def boom(args): raise ZeroDivisionError('division by zero')\n"
+            "f.run = boom\n"
+            "from bridge.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    argv = [sys.executable, "-c", code, "fit", "c.nc", "-o", str(tmp_path / "u.nc")]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    assert proc.returncode == 3 and proc.stdout == ""
+    assert proc.stderr.strip() == ("bridge fit: internal error: ZeroDivisionError: division by zero "
+                                   "(run with --debug for the traceback)")
+    proc = subprocess.run(argv + ["--debug"], capture_output=True, text=True)
+    assert proc.returncode == 3 and "Traceback" in proc.stderr
+
+
+def test_validate_exits_1_on_a_failed_target(monkeypatch, capsys):
+    import cells.validation
+
+    report = _fake_report()
+    report.passed = False
+    report.table = lambda: "table"
+    report.sources = lambda: "sources"
+    monkeypatch.setattr(cells.validation, "validate", lambda *a, **k: report)
+    assert main(["validate", "l5pc"]) == 1
+    report.passed = True
+    assert main(["validate", "l5pc"]) == 0
+
+
+def test_compare_exits_1_on_a_tolerance_miss(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import cells.equivalence
+
+    rows = [SimpleNamespace(passed=True), SimpleNamespace(passed=False)]
+    monkeypatch.setattr(cells.equivalence, "compare", lambda *a, **k: (rows, {"neuron": 1.0, "brian2": 2.0}))
+    monkeypatch.setattr(cells.equivalence, "table", lambda rows: "table")
+    assert main(["compare", "l5pc"]) == 1
+    rows.pop()
+    assert main(["compare", "l5pc"]) == 0
