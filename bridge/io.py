@@ -22,6 +22,23 @@ def write_netcdf_atomic(ds: xr.Dataset | xr.DataTree, path: str | os.PathLike) -
             os.remove(tmp)
 
 
+def check_output(path: str | os.PathLike, overwrite: bool, option: str = "-o") -> None:
+    """Refuse, before any work, an output that must not or cannot be written (InputError, one line).
+
+    An existing file is replaced only with `overwrite` (the writer then replaces it atomically,
+    so the old file stays intact until the new one is complete)."""
+    from dendritic_errors import InputError
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path}: is a folder")
+    if os.path.exists(path) and not overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite to replace it or choose another {option}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"output directory {folder} does not exist")
+
+
 def read_netcdf(path: str | os.PathLike, what: str, tree: bool = False):
     """Load a netCDF file (a Dataset, or a DataTree with `tree`) fully into memory.
 

@@ -300,3 +300,29 @@ def test_two_layer_is_fitted_on_train_patterns_only():
     np.testing.assert_allclose(a.weights, b.weights, equal_nan=True)
     np.testing.assert_allclose(a.ve_train, b.ve_train, equal_nan=True)
     assert np.all(b.ve_test < 0) and np.all(a.ve_test > 0)
+
+
+def test_fit_refuses_to_overwrite_without_flag(tmp_path, capsys, monkeypatch):
+    path, _, _ = _write(tmp_path, n_branches=4, seed=5, patterns=False)
+    out = tmp_path / "u.nc"
+    out.write_bytes(b"an earlier result")
+    import bridge.fit.pipeline
+
+    real = bridge.fit.pipeline.fit_characterization
+    calls = []
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(bridge.fit.pipeline, "fit_characterization", spy)
+    assert main(["fit", str(path), "-o", str(out), "--no-two-layer"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"bridge fit: error: {out} already exists; pass --overwrite to replace it or choose another -o\n"
+    assert out.read_bytes() == b"an earlier result" and not calls          # refused before any fitting
+    assert main(["fit", str(path), "-o", str(out), "--no-two-layer", "--overwrite"]) == 0
+    assert calls and open_units(out).sizes["branch"] == 4                  # replaced by a units file
+    assert not list(tmp_path.glob(".u.nc*"))
+    # a folder is never a valid output, with or without --overwrite
+    (tmp_path / "dir.nc").mkdir()
+    assert main(["fit", str(path), "-o", str(tmp_path / "dir.nc"), "--overwrite"]) == 2
+    assert "is a folder" in capsys.readouterr().err

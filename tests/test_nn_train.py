@@ -71,3 +71,32 @@ def test_train_bad_input(data_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bridge train: error:" in err
     assert _train(tmp_path / "nodir", tmp_path / "x.nc") == 2
+
+
+def test_train_refuses_to_overwrite_without_flag(data_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run.nc"
+    out.write_bytes(b"an earlier run")
+    import bridge.nn.training
+
+    real = bridge.nn.training.run_training
+    calls = []
+
+    def spy(**k):
+        calls.append(1)
+        return real(**k)
+    monkeypatch.setattr(bridge.nn.training, "run_training", spy)
+    assert _train(data_dir, out, "--epochs", "1") == 2
+    err = capsys.readouterr().err
+    assert err == f"bridge train: error: {out} already exists; pass --overwrite to replace it or choose another -o\n"
+    assert out.read_bytes() == b"an earlier run" and not calls             # refused before any training
+    assert _train(data_dir, out, "--epochs", "1", "--overwrite") == 0
+    assert calls and xr.open_dataset(out).sizes["epoch"] == 1
+    assert not list(tmp_path.glob(".run.nc*"))
+
+
+def test_train_refuses_its_units_file_as_output(data_dir, tmp_path, capsys):
+    units = tmp_path / "u.nc"
+    write_units(make_units_dataset([0], ["basal"], ["linear"], [dict(slope=1, offset=0)]), units)
+    before = units.read_bytes()
+    assert _train(data_dir, units, "--nonlinearity", str(units), "--overwrite") == 2
+    assert "must not be the units file" in capsys.readouterr().err and units.read_bytes() == before

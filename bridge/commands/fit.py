@@ -18,6 +18,7 @@ examples:
   bridge fit char.nc -o units.nc
   bridge fit char.nc -o units.nc --family sigmoid --plots figs/
   bridge fit char.nc -o units.nc --no-two-layer --skip-bad
+  bridge fit char.nc -o units.nc --overwrite          # replace an earlier units.nc
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ FAMILY_CHOICES = ("auto", "linear", "sigmoid", "supralinear", "saturating", "spl
 
 def add_arguments(p) -> None:
     p.add_argument("characterization", metavar="CHAR.nc", help="output of `bridge characterize`")
-    p.add_argument("-o", "--output", required=True, metavar="UNITS.nc", help="units file to write")
+    p.add_argument("-o", "--output", required=True, metavar="UNITS.nc",
+                   help="units file to write (must not exist unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--family", default="auto", choices=FAMILY_CHOICES,
                    help="transfer family for every branch (default auto: chosen per curve by --criterion)")
     p.add_argument("--criterion", default="bic", choices=("bic", "aic"),
@@ -47,13 +50,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from bridge.io import check_output
     from dendritic_errors import InputError
 
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise InputError(f"output directory {out_dir} does not exist")
     if os.path.abspath(args.output) == os.path.abspath(args.characterization):
         raise InputError("-o must not be the characterization file itself")
+    check_output(args.output, args.overwrite)
     if args.ridge < 0:
         raise InputError(f"--ridge must be >= 0, got {args.ridge}")
     from bridge.fit.pipeline import fit_characterization
