@@ -50,22 +50,31 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
+    debug = getattr(args, "debug", False)
     try:
         return int(args._module.run(args) or 0)
     except UserError as err:
-        print(f"bridge {args.command}: error: {err}", file=sys.stderr)
+        print(f"bridge {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"bridge {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"bridge {args.command}: interrupted{_notes(err)}", file=sys.stderr)
         return 130
     except Exception as err:  # a bug, or an environment failure nobody anticipated
-        if getattr(args, "debug", False):
+        if debug:
             traceback.print_exc()
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "(no message)"
-        print(f"bridge {args.command}: internal error: {type(err).__name__}: {first}"
-              + ("" if getattr(args, "debug", False) else " (run with --debug for the traceback)"),
-              file=sys.stderr)
+        print(f"bridge {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
+              + ("" if debug else " (run with --debug for the traceback)"), file=sys.stderr)
         return INTERNAL_ERROR
+
+
+def _notes(err: BaseException) -> str:
+    """Notes added on the way up (e.g. what a rerun resumes from), as '; note' each."""
+    return "".join(f"; {n}" for n in getattr(err, "__notes__", ()))
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else "(no message)") + _notes(err)
 
 
 if __name__ == "__main__":

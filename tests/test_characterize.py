@@ -345,3 +345,75 @@ def test_dask_cluster_with_a_worker_killed_gives_identical_results(reference, da
     assert len(_parts(out)) == 0 and out.exists()
     assert workers[0].poll() is not None
     assert_same_data(out, reference)
+
+
+# ------------------------------------------------------------------ a failed run leaves no trace
+FI = ["characterize", "l5pc", "--protocols", "fi", "--workers", "0", "--no-progress"]
+N_FI_TASKS = 8
+
+
+@pytest.mark.parametrize("exc,code,words", [
+    (RuntimeError("segfault in a mechanism"), 3, "internal error: RuntimeError: segfault in a mechanism"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_failed_start_leaves_nothing(tmp_path, capsys, monkeypatch, exc, code, words):
+    import bridge.characterize.tasks as tasks
+
+    def broken(config, p):
+        raise exc
+    monkeypatch.setitem(tasks.KINDS, "fi", broken)
+    out = tmp_path / "out.nc"
+    assert main([*FI, "-o", str(out)]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"bridge characterize: {words}" + (" (run with --debug for the traceback)" if code == 3 else "")
+    assert "checkpointed" not in err[-1] and not any("Traceback" in line for line in err)
+    assert list(tmp_path.iterdir()) == []                   # no out.nc, no out.nc.parts
+
+
+def test_failed_run_keeps_finished_tasks_and_says_so(tmp_path, capsys, monkeypatch):
+    import bridge.characterize.protocols as protocols
+    import bridge.characterize.tasks as tasks
+
+    calls = []
+
+    def first_only(config, p):
+        calls.append(p)
+        if len(calls) > 1:
+            raise RuntimeError("worker died")
+        return {"fake": np.zeros(3)}
+    monkeypatch.setitem(tasks.KINDS, "fi", first_only)
+    out = tmp_path / "out.nc"
+    parts = Path(f"{out}.parts")
+    assert main([*FI, "-o", str(out)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"bridge characterize: internal error: RuntimeError: worker died; 1 of {N_FI_TASKS} tasks "
+                   f"are checkpointed in {parts}; rerun the same command to resume "
+                   f"(run with --debug for the traceback)")
+    assert not out.exists() and len(list(parts.glob("*.npz"))) == 1
+    # the rerun computes only the missing tasks; a failure after every task finished keeps them all
+    calls.clear()
+    monkeypatch.setitem(tasks.KINDS, "fi", lambda config, p: calls.append(p) or {"fake": np.zeros(3)})
+
+    def broken_assemble(ctx, results):
+        raise ValueError("cannot assemble")
+    monkeypatch.setattr(protocols, "assemble", broken_assemble)
+    assert main([*FI, "-o", str(out)]) == 3
+    assert len(calls) == N_FI_TASKS - 1
+    assert f"{N_FI_TASKS} of {N_FI_TASKS} tasks are checkpointed" in capsys.readouterr().err
+    assert not out.exists() and len(list(parts.glob("*.npz"))) == N_FI_TASKS
+
+
+def test_failed_run_keeps_a_folder_it_did_not_create(tmp_path, monkeypatch):
+    """Checkpoints of another configuration (or anything else) in OUT.nc.parts are not ours to delete."""
+    import bridge.characterize.tasks as tasks
+
+    def broken(config, p):
+        raise RuntimeError("no")
+    monkeypatch.setitem(tasks.KINDS, "fi", broken)
+    out = tmp_path / "out.nc"
+    parts = Path(f"{out}.parts")
+    parts.mkdir()
+    (parts / "config.json").write_text("{}")
+    with pytest.raises(RuntimeError):
+        characterize("l5pc", out, protocols="fi", workers=0, progress=False, say=lambda m: None)
+    assert (parts / "config.json").read_text() == "{}" and not out.exists()

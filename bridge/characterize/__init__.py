@@ -117,6 +117,23 @@ def provenance(ctx: Context) -> dict:
     }
 
 
+def _after_failure(store, existed: bool, keys: set, err: BaseException) -> None:
+    """A run stopped: keep what was computed, leave nothing else behind.
+
+    No task of this run checkpointed and the folder is this run's own: remove it (a failed
+    start leaves no trace). Otherwise keep it and add a note to the error (the command line
+    prints notes on the error's line) saying how much a rerun resumes from."""
+    try:
+        n_done = len(store.keys() & keys)
+        if n_done == 0 and not existed:
+            store.remove()
+        elif n_done:
+            err.add_note(f"{n_done} of {len(keys)} tasks are checkpointed in {store.folder}; "
+                         f"rerun the same command to resume")
+    except Exception:     # never hide the original error behind a clean-up problem
+        pass
+
+
 def characterize(cell: str, output, morphology=None, simulator: str = "neuron", protocols="all",
                  settings: Settings | None = None, dt_ms: float = 0.025, workers: int | None = None,
                  scheduler: str | None = None, progress: bool = True, say=None) -> dict:
@@ -142,8 +159,10 @@ def characterize(cell: str, output, morphology=None, simulator: str = "neuron", 
     t_start = time.perf_counter()
     ctx, tasks = prepare(cell, morphology, simulator, protocols, settings, dt_ms)
     client = connect(scheduler) if scheduler else None
+    store = PartStore.for_output(output)
+    existed = store.exists()
+    keys = {t.key(ctx.config) for t in tasks}
     try:
-        store = PartStore.for_output(output)
         store.create({**ctx.config.as_dict(), "protocols": list(ctx.protocols)})
         n_sims = sum(t.n_sims for t in tasks)
         where = (f"Dask scheduler {scheduler}" if client else "this process" if workers == 0
@@ -152,14 +171,16 @@ def characterize(cell: str, output, morphology=None, simulator: str = "neuron", 
             f"{len(tasks)} tasks, {n_sims} simulations on {where}")
         before = set(store.keys())
         results = execute(ctx.config, tasks, store, workers=workers, client=client, progress=progress, say=say)
+        groups = assemble(ctx, results)
+        attrs = provenance(ctx)
+        write_characterization(groups, attrs, output)
+    except BaseException as err:     # a task failed, Ctrl-C, the write failed ...
+        _after_failure(store, existed, keys, err)
+        raise
     finally:
         if client is not None:
             client.close()
-    groups = assemble(ctx, results)
-    attrs = provenance(ctx)
-    write_characterization(groups, attrs, output)
     store.remove()
-    keys = {t.key(ctx.config) for t in tasks}
     seconds = time.perf_counter() - t_start
     summary = {"tasks": len(tasks), "simulations": n_sims, "resumed_tasks": len(before & keys),
                "seconds": seconds, "output": output}

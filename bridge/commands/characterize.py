@@ -5,7 +5,9 @@ bridge/characterize/protocols.py; file format: bridge/schema.py, "Characterizati
 Runs on a local process pool (default: one worker per core) or, with --scheduler, on an
 existing Dask cluster; the results are identical. Every finished task is checkpointed in
 OUT.nc.parts/, so re-running the same command after an interruption resumes; OUT.nc is
-written atomically at the end. Exit status 2 on bad input (nothing written).
+written atomically at the end. Exit status 2 on bad input (nothing written). A run that
+fails before any task finished removes OUT.nc.parts/; one that fails later keeps it and
+says how many tasks a rerun resumes from.
 
 examples:
   bridge characterize l5pc -o l5pc.nc                       # all protocols, 3 branches
