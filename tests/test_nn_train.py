@@ -92,6 +92,9 @@ def test_train_refuses_to_overwrite_without_flag(data_dir, tmp_path, capsys, mon
     assert _train(data_dir, out, "--epochs", "1", "--overwrite") == 0
     assert calls and xr.open_dataset(out).sizes["epoch"] == 1
     assert not list(tmp_path.glob(".run.nc*"))
+    import h5py
+    with h5py.File(out, "r") as f:                      # training runs carry checksums too
+        assert f["val_accuracy"].fletcher32 and f["train_loss"].fletcher32
 
 
 def test_train_refuses_its_units_file_as_output(data_dir, tmp_path, capsys):

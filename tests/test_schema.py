@@ -215,3 +215,102 @@ def test_bridge_nn_imports_no_simulator():
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+# --- corruption: every array is written with a Fletcher-32 checksum, a mismatch is refused ---
+
+def _h5_arrays(path):
+    """name -> h5py dataset of the netCDF variables (not h5netcdf's phony dimension scales)."""
+    import h5py
+
+    out = {}
+    f = h5py.File(path, "r")
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and b"not a netCDF variable" not in bytes(
+                obj.attrs.get("NAME", b"")):
+            out[name] = obj
+    f.visititems(visit)
+    return f, out
+
+
+def _flip_byte(path, var, at=3):
+    """Corrupt one byte inside the first stored chunk of `var` (a path inside the file)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        dset = f[var]
+        offset = dset.id.get_chunk_info(0).byte_offset if dset.chunks else dset.id.get_offset()
+    with open(path, "r+b") as fh:
+        fh.seek(offset + at)
+        byte = fh.read(1)[0]
+        fh.seek(offset + at)
+        fh.write(bytes([byte ^ 0xFF]))
+
+
+def _written_files(tmp_path):
+    attrs, groups = _char()
+    write_characterization(groups, attrs, tmp_path / "c.nc")
+    units = make_units_dataset([1, 2, 3], ["basal", "basal", "tuft"], ["linear", "sigmoid", "linear"],
+                               [dict(slope=1, offset=0), dict(threshold=5, slope=1, amplitude=9, baseline=0),
+                                dict(slope=2, offset=1)])
+    write_units(units, tmp_path / "u.nc")
+    return {"characterization": tmp_path / "c.nc", "units": tmp_path / "u.nc"}
+
+
+def test_every_array_is_written_with_a_checksum(tmp_path):
+    for path in _written_files(tmp_path).values():
+        f, arrays = _h5_arrays(path)
+        with f:
+            checked = {n for n, d in arrays.items() if d.fletcher32}
+            # HDF5 allows no filters on scalars and variable-length strings (labels)
+            exempt = {n for n, d in arrays.items() if d.ndim == 0 or d.dtype.kind == "O"}
+            assert checked and set(arrays) - exempt == checked, (path, set(arrays) - exempt - checked)
+            assert all(arrays[n].chunks for n in checked)
+    f, arrays = _h5_arrays(tmp_path / "c.nc")
+    with f:
+        assert arrays["integration/measured_local_mV"].fletcher32
+        assert arrays["integration/branch"].fletcher32               # coordinates too
+
+
+@pytest.mark.parametrize("kind,var", [("characterization", "integration/measured_local_mV"),
+                                      ("units", "transfer/params")])
+def test_a_corrupted_file_is_refused_in_one_line(tmp_path, kind, var):
+    path = _written_files(tmp_path)[kind]
+    opener = {"characterization": open_characterization, "units": open_units}[kind]
+    opener(path)                                          # intact: reads
+    _flip_byte(path, var)
+    with pytest.raises(InputError) as err:
+        opener(path)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: corrupted {kind} file") and "checksum" in msg
+
+
+def test_without_checksums_the_same_corruption_would_be_read_silently(tmp_path):
+    """Why the checksums: HDF5 itself notices nothing. Files written before them still open."""
+    attrs, groups = _char()
+    write_characterization(groups, attrs, tmp_path / "c.nc")
+    tree = xr.open_datatree(tmp_path / "c.nc", engine="h5netcdf").load()
+    for node in tree.subtree:
+        for v in node.variables.values():
+            v.encoding = {}
+    tree.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")          # as written before: no checksums
+    f, arrays = _h5_arrays(tmp_path / "old.nc")
+    with f:
+        assert not any(d.fletcher32 for d in arrays.values())
+    good = open_characterization(tmp_path / "old.nc")["integration"]["measured_local_mV"].values
+    _flip_byte(tmp_path / "old.nc", "integration/measured_local_mV", at=6)
+    bad = open_characterization(tmp_path / "old.nc")["integration"]["measured_local_mV"].values
+    assert not np.array_equal(good, bad, equal_nan=True)
+
+
+def test_cli_refuses_a_corrupted_input(tmp_path, capsys):
+    from bridge.cli import main
+
+    path = _written_files(tmp_path)["characterization"]
+    _flip_byte(path, "integration/measured_local_mV")
+    out = tmp_path / "units_out.nc"
+    assert main(["fit", str(path), "-o", str(out), "--no-two-layer"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"bridge fit: error: {path}: corrupted characterization file")
+    assert not out.exists()

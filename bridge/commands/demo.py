@@ -163,9 +163,8 @@ def _cell_figures(cell_name: str, groups: dict, figs: str) -> list:
 
 
 def _train(args, dataset: str, units_path: str, out: str) -> dict:
-    import xarray as xr
-
     from bridge.data import load_dataset
+    from bridge.io import read_netcdf
     from bridge.nn.training import run_training, write_run
 
     data = None
@@ -179,6 +178,5 @@ def _train(args, dataset: str, units_path: str, out: str) -> dict:
                               nonlinearity=nonlinearity, branch_type="basal", epochs=args.epochs, seed=1,
                               threads=args.threads, progress=not args.no_progress, data=data)
             write_run(ds, path)
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            runs[label] = ds.load()
+        runs[label] = read_netcdf(path, "training run")      # checksums verified; InputError if corrupted
     return runs

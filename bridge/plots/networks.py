@@ -116,8 +116,9 @@ def plot_learning_curves(runs, accuracy: str = "test_accuracy", ax=None, title: 
     fig, ax = figure_and_axes(ax)
     for k, (label, ds) in enumerate(runs.items()):
         if not isinstance(ds, xr.Dataset):
-            with xr.open_dataset(ds, engine="h5netcdf") as opened:
-                ds = opened.load()
+            from bridge.io import read_netcdf
+
+            ds = read_netcdf(ds, "training run")
         params = ds.attrs.get("n_trainable_parameters")
         suffix = f" ({int(params):,} parameters)" if params is not None else ""
         ax.plot(ds["epoch"].values, 100 * ds[accuracy].values, marker=_MARKERS[k % len(_MARKERS)],
