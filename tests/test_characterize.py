@@ -417,3 +417,46 @@ def test_failed_run_keeps_a_folder_it_did_not_create(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         characterize("l5pc", out, protocols="fi", workers=0, progress=False, say=lambda m: None)
     assert (parts / "config.json").read_text() == "{}" and not out.exists()
+
+
+# ------------------------------------------------------- a cell without an apical dendrite
+BASAL_ONLY = """# soma and two basal dendrites, no trunk or tuft
+1 1 0 0 0 10 -1
+2 3 0 -10 0 1 1
+3 3 0 -60 0 0.8 2
+4 3 0 -120 0 0.6 3
+5 3 10 0 0 1 1
+6 3 60 0 0 0.8 5
+7 3 120 10 0 0.6 6
+"""
+
+
+@pytest.mark.parametrize("protocols", ["bac", "bap,bac", "all"])
+def test_protocols_needing_an_apical_dendrite_are_refused_before_simulating(tmp_path, capsys, monkeypatch,
+                                                                           protocols):
+    import bridge.characterize.tasks as tasks
+
+    swc = tmp_path / "basal_only.swc"
+    swc.write_text(BASAL_ONLY)
+    for kind in tasks.KINDS:                     # nothing may be simulated
+        monkeypatch.setitem(tasks.KINDS, kind, lambda config, p: pytest.fail("simulated"))
+    out = tmp_path / "out.nc"
+    assert main(["characterize", "l5pc", "--morphology", str(swc), "--protocols", protocols, "--branches", "1",
+                 "--workers", "0", "--no-progress", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"bridge characterize: error: --protocols bac: {swc} has no apical dendrite (no trunk or "
+                   f"tuft branch); leave bac out of --protocols\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["basal_only.swc"]   # no out.nc, no out.nc.parts
+
+
+def test_bap_and_passive_plan_on_basal_dendrites_only(tmp_path):
+    """bAP records at the soma and every dendritic branch, passive adds the apical path only
+    when there is one: both plan (and run) on a cell with basal dendrites only."""
+    swc = tmp_path / "basal_only.swc"
+    swc.write_text(BASAL_ONLY)
+    ctx, plan = prepare("l5pc", swc, protocols="bap,passive")
+    assert sorted({t.kind for t in plan}) == ["bap", "passive_site", "passive_soma"]
+    basal = {b.id for b in ctx.morphology.of_type("basal")}
+    assert {dict(t.p)["site_branch"] for t in plan if t.kind == "passive_site"} <= basal
+    bap = next(t for t in plan if t.kind == "bap")
+    assert {b for b, _ in dict(bap.p)["sites"]} <= {0, *(b.id for b in ctx.morphology.of_type("basal"))}

@@ -408,7 +408,9 @@ def assemble_passive(ctx: Context, results) -> xr.Dataset:
 def _apical_path(ctx, protocol: str) -> list[int]:
     path = apical_path(ctx.morphology)
     if not path:
-        raise InputError(f"{protocol}: {ctx.morphology.name} has no apical dendrite (no trunk or tuft branch)")
+        where = ctx.config.morphology or f"the built-in {ctx.config.cell} morphology"
+        raise InputError(f"--protocols {protocol}: {where} has no apical dendrite (no trunk or tuft branch); "
+                         f"leave {protocol} out of --protocols")
     return path
 
 
