@@ -101,9 +101,9 @@ def test_validate_markdown_refuses_existing_file(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--overwrite" in err and "exists" in err
     assert existing.read_text() == "keep me\n"
-    from bridge.commands.validate import check_markdown_target
+    from bridge.io import check_output
 
-    check_markdown_target(str(existing), overwrite=True)          # allowed with --overwrite
+    check_output(str(existing), overwrite=True, option="--markdown")   # allowed with --overwrite
     assert main(["validate", "l5pc", "--markdown", str(tmp_path / "no" / "v.md")]) == 2
 
 

@@ -68,19 +68,6 @@ def markdown_table(report, *, date: str | None = None, fast: bool = False, proto
     return "\n".join(lines) + "\n"
 
 
-def check_markdown_target(path: str, overwrite: bool) -> None:
-    """Refuse (InputError, one line) before any simulation if FILE cannot or must not be written."""
-    from dendritic_errors import InputError
-
-    if os.path.isdir(path):
-        raise InputError(f"--markdown {path}: is a folder")
-    if os.path.exists(path) and not overwrite:
-        raise InputError(f"--markdown {path}: file exists (pass --overwrite to replace it)")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"--markdown {path}: folder {folder} does not exist")
-
-
 def write_markdown(text: str, path: str) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as fh:
@@ -89,8 +76,10 @@ def write_markdown(text: str, path: str) -> None:
 
 
 def run(args) -> int:
-    if args.markdown:   # before anything is imported or simulated
-        check_markdown_target(args.markdown, args.overwrite)
+    if args.markdown:   # before anything is simulated
+        from bridge.io import check_output
+
+        check_output(args.markdown, args.overwrite, option="--markdown")
     from cells import InputError, get_cell_type
     from cells.validation import protocol_plan, validate
 
