@@ -72,7 +72,6 @@ class CellType:
     validation: tuple[str, ...] = ()               # validation protocols, in order
     targets: tuple = ()                            # cells.validation.targets.Target rows
     protocols: tuple[str, ...] = ALL_PROTOCOLS     # characterization protocols supported
-    needs_apical: bool = True                      # bAP/BAC/attenuation sites lie on the apical tree
     references: tuple[str, ...] = field(default=())
 
     def __post_init__(self):

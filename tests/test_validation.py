@@ -117,3 +117,22 @@ def test_dendritic_na_spike_features_align_dvdt_to_the_local_jump():
     f = dendritic_na_spike_features(control, control, _sweep([18, 70], [1.0, 2.5], n=[6, 7]))
     assert f["na_spike_abolished_by_spread"] == 0.0
     assert f["na_spike_abolished_by_na_block"] == 0.0
+
+
+# ------------------------------------------------------------------ sites the tree lacks
+def test_validate_refuses_a_tree_without_the_plans_sites_before_simulating(tmp_path, capsys, monkeypatch):
+    """A tree without an apical dendrite (or without the cluster's branch type) is refused in
+    one line, exit 2, before any protocol runs."""
+    import cells.validation.protocols as P
+    from bridge.cli import main
+    from test_characterize import BASAL_ONLY
+
+    swc = tmp_path / "basal_only.swc"
+    swc.write_text(BASAL_ONLY)
+    for name in P.PROTOCOLS:                      # nothing may be simulated
+        monkeypatch.setitem(P.PROTOCOLS, name, lambda *a: pytest.fail("simulated"))
+    assert main(["validate", "l5pc", "--morphology", str(swc), "--fast"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"bridge validate: error: {swc}: no apical dendrite (no trunk or tuft branch)\n"
+    assert main(["validate", "ca1", "--morphology", str(swc), "--protocols", "oblique"]) == 2
+    assert capsys.readouterr().err == f"bridge validate: error: {swc}: no oblique branch of at least 20 um\n"

@@ -47,7 +47,7 @@ def cluster_branch(morphology: Morphology, branch_type: str, target_distance_um:
     if not candidates:
         candidates = [b for b in morphology.of_type(branch_type) if b.length_um >= min_length_um / 2]
     if not candidates:
-        raise ValueError(f"{morphology.name}: no {branch_type} branch of at least {min_length_um / 2:g} um")
+        raise InputError(f"{morphology.source}: no {branch_type} branch of at least {min_length_um / 2:g} um")
 
     def offset(b):
         return abs(b.path_distance_at(0.5) - target_distance_um)
@@ -86,12 +86,18 @@ def clustered_sites(morphology: Morphology, branch_id: int, n: int, span_um: flo
     return [(int(branch_id), float(x)) for x in positions[centre_out_order(n)]], centre
 
 
-def apical_sites(morphology: Morphology, distances_um) -> list[tuple[int, float]]:
-    """Sites on the main apical path at the given path distances; refuses a tree without
-    an apical dendrite (the protocols that need one cannot run on it)."""
+def required_apical_path(morphology: Morphology) -> list[int]:
+    """`apical_path`, refusing (InputError) a tree without an apical dendrite: the
+    protocols that stimulate or record on it cannot run there."""
     path = apical_path(morphology)
     if not path:
-        raise InputError(f"{morphology.name}: no apical dendrite (no trunk or tuft branch)")
+        raise InputError(f"{morphology.source}: no apical dendrite (no trunk or tuft branch)")
+    return path
+
+
+def apical_sites(morphology: Morphology, distances_um) -> list[tuple[int, float]]:
+    """Sites on the main apical path at the given path distances."""
+    path = required_apical_path(morphology)
     return [site_at_distance(morphology, path, float(d)) for d in distances_um]
 
 

@@ -59,6 +59,19 @@ def protocol_plan(cell_name: str) -> tuple[str, ...]:
     return get_cell_type(cell_name).validation
 
 
+def check_sites(cell_type, morphology, plan) -> None:
+    """Refuse, before anything is simulated, a plan whose sites the morphology lacks: the
+    apical path (bap, bac, attenuation) or a cluster's branch (nmda_basal, oblique)."""
+    from cells.experiments.sites import cluster_branch, required_apical_path
+
+    s = cell_type.stimuli
+    if {"bap", "bac", "attenuation"} & set(plan):
+        required_apical_path(morphology)
+    for name, cluster in (("nmda_basal", s.nmda_basal), ("oblique", s.oblique)):
+        if name in plan:
+            cluster_branch(morphology, cluster.branch_type, cluster.distance_um, prefer=cluster.prefer)
+
+
 def validate(cell_name: str, morphology=None, simulator: str = "neuron", fast: bool = False,
              protocols=None, progress=None) -> Report:
     """Run the validation protocols of `cell_name` and compare with its published targets.
@@ -71,6 +84,7 @@ def validate(cell_name: str, morphology=None, simulator: str = "neuron", fast: b
     morph = load_morphology(cell_name, morphology)
     make_cell = make_cell_factory(cell_type.recipe, morph, simulator)
     plan = [p for p in cell_type.validation if not protocols or p in protocols]
+    check_sites(cell_type, morph, plan)
     start = time.perf_counter()
     results: dict = {}
     for name in plan:
