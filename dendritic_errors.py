@@ -10,3 +10,8 @@ The command line prints these as one line and exits 2; anything else is a bug: o
 
 class InputError(ValueError):
     """Bad input: the message names what is wrong and where (file:line where there is one)."""
+
+
+class InputWarning(UserWarning):
+    """Input accepted but changed or doubtful; the command line prints it as one line
+    `bridge CMD: warning: message` (the message names the file:line where there is one)."""

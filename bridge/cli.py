@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 
 INTERNAL_ERROR = 3   # exit status of anything that is not bad input, a failed check or ^C
 
@@ -18,6 +19,7 @@ COMMANDS = ("validate", "compare", "characterize", "fit", "train", "demo")
 
 
 from dendritic_errors import InputError as UserError  # noqa: E402  (one error type for bad input)
+from dendritic_errors import InputWarning  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = getattr(args, "debug", False)
     try:
-        return int(args._module.run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(args.command, warnings.showwarning)
+            return int(args._module.run(args) or 0)
     except UserError as err:
         print(f"bridge {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -65,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bridge {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
               + ("" if debug else " (run with --debug for the traceback)"), file=sys.stderr)
         return INTERNAL_ERROR
+
+
+def _show_warning(command: str, default):
+    """Input warnings as one line each, like errors; any other warning as Python shows it."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, InputWarning):
+            print(f"bridge {command}: warning: {_one_line(message)}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
 
 
 def _notes(err: BaseException) -> str:

@@ -88,16 +88,19 @@ class Morphology:
 
     `main_bifurcation_id` is the trunk branch that ends at the main apical bifurcation
     (nexus), None without an apical tree. `sha256` identifies the geometry: compare
-    morphologies by it (objects compare by identity).
+    morphologies by it (objects compare by identity). `warnings` are one-line notes on what
+    the reader changed (contour soma, dendrites moved off the axon), "source:line: ...".
     """
     name: str
     source: str
     sha256: str
     branches: tuple[Branch, ...]
     main_bifurcation_id: int | None = None
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "branches", tuple(self.branches))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
         if not self.branches or self.branches[0].type != "soma":
             raise ValueError("branches[0] must be the soma")
         for i, b in enumerate(self.branches):
