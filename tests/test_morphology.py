@@ -305,3 +305,61 @@ def test_nseg_d_lambda_cylinder():
     for b in builtin_morphology("l5pc").branches:
         n = nseg_d_lambda(b, 100, 1)
         assert n >= 1 and n % 2 == 1
+
+
+# --- variants for generalisation tests ------------------------------------------------
+
+def test_scaled_trunk_moves_what_lies_beyond_it():
+    from cells.morphology.variants import scaled
+
+    m = builtin_morphology("l5pc")
+    s = scaled(m, trunk_length=1.3)
+    assert s.total_length_um("trunk") == pytest.approx(1.3 * m.total_length_um("trunk"))
+    assert s.nexus_distance_um == pytest.approx(1.3 * m.nexus_distance_um)
+    assert s.total_length_um(("basal", "oblique", "tuft")) == pytest.approx(m.total_length_um(("basal", "oblique", "tuft")))
+    for b in s.branches[1:]:                  # still connected: children start at their parent's end
+        if b.parent_id:
+            np.testing.assert_allclose(b.xyzr_um[0, :3], s.branches[b.parent_id].xyzr_um[-1, :3], atol=1e-9)
+    assert s.sha256 != m.sha256 and s.name == "l5pc~trunk_x1.3_diam_x1"
+
+
+def test_scaled_diameters_leave_the_soma_and_axon():
+    from cells.morphology.variants import scaled
+
+    m = builtin_morphology("ca1")
+    s = scaled(m, diameter=0.7)
+    assert s.surface_area_um2(DENDRITES) == pytest.approx(0.7 * m.surface_area_um2(DENDRITES), rel=0.01)
+    assert s.surface_area_um2(("soma", "axon")) == pytest.approx(m.surface_area_um2(("soma", "axon")))
+    assert s.max_path_distance_um() == pytest.approx(m.max_path_distance_um())
+
+
+def test_pruned_is_seeded_and_keeps_the_trunk():
+    from cells.morphology.variants import pruned
+
+    m = builtin_morphology("l5pc")
+    tips = [b for b in m.branches[1:] if b.type in ("basal", "oblique", "tuft") and not m.children(b.id)]
+    a, b, c = pruned(m, 0.2, seed=1), pruned(m, 0.2, seed=1), pruned(m, 0.2, seed=2)
+    assert len(a.branches) == len(m.branches) - round(0.2 * len(tips))
+    assert [x.xyzr_um.tobytes() for x in a.branches] == [x.xyzr_um.tobytes() for x in b.branches]
+    assert [x.xyzr_um.tobytes() for x in a.branches] != [x.xyzr_um.tobytes() for x in c.branches]
+    assert len(a.of_type("trunk")) == len(m.of_type("trunk"))
+    assert a.nexus_distance_um == pytest.approx(m.nexus_distance_um)
+    assert pruned(m, 0.0).total_length_um() == pytest.approx(m.total_length_um())
+
+
+def test_without_axon_simulates_the_same_cell():
+    """Both simulators replace the axon by the recipe's stub, so the compartments are the same."""
+    from cells import get_recipe
+    from cells.compartments import compartment_table
+    from cells.morphology.variants import variants, without_axon
+
+    m = builtin_morphology("l5pc")
+    n = without_axon(m)
+    assert m.of_type("axon") and not n.of_type("axon")
+    recipe = get_recipe("l5pc")
+    t0, t1 = compartment_table(recipe, m), compartment_table(recipe, n)
+    np.testing.assert_allclose(t0.area_um2, t1.area_um2)
+    np.testing.assert_allclose(t0.distance_um, t1.distance_um)
+    v = variants(m, seed=0)
+    assert sorted(v) == ["diam_x0.7", "diam_x1.3", "no_axon", "pruned_20%", "trunk_x0.7", "trunk_x1.3"]
+    assert len({x.sha256 for x in v.values()} | {m.sha256}) == 7

@@ -6,6 +6,7 @@
 - `builtin_morphology("l5pc" | "ca1", seed)`: generated cells, no files needed.
 - `Morphology` / `Branch`: unbranched cables (um), typed soma/axon/basal/trunk/oblique/tuft.
 - `nseg_d_lambda`: the d_lambda rule for the number of segments per branch.
+- `variants.variants(m, seed)`: scaled, pruned and axon-less copies for generalisation tests.
 
 Path distances start at 0 for the first point of every child of the soma. The apical
 tree is split into trunk/oblique/tuft by the rule in `apical.py`: the trunk follows the
