@@ -223,6 +223,28 @@ class SpikingDendriticLayer(DendriticLayer):
         return f"{super().extra_repr()}, tau_syn_ms={self.tau_syn_ms}"
 
 
+class MaskedDenseSpikingDendriticLayer(nn.Module):
+    """Reference formulation of a `SpikingDendriticLayer`: the dendritic stage as dense
+    matrices times 0/1 masks (`MaskedDenseDendriticLayer`), same filter and LIF somata
+    (shared module). Kept for tests and the speed benchmark."""
+
+    def __init__(self, layer: SpikingDendriticLayer):
+        super().__init__()
+        from bridge.nn.layers import MaskedDenseDendriticLayer
+
+        self.dense = MaskedDenseDendriticLayer.from_layer(layer)
+        self.lif, self.tau_syn_ms, self.n_somata = layer.lif, layer.tau_syn_ms, layer.n_somata
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t, b, _ = x.shape
+        drive = self.dense(_filtered(x, self.tau_syn_ms, self.lif.dt_ms))          # (T*B, S)
+        return self.lif(drive.reshape(t, b, self.n_somata).transpose(1, 2)).transpose(1, 2)
+
+    def trainable_parameter_count(self) -> int:
+        lif = sum(p.numel() for p in self.lif.parameters() if p.requires_grad)
+        return self.dense.trainable_parameter_count() + lif
+
+
 class LIFLayer(nn.Module):
     """Point-neuron baseline: `n_neurons` LIF somata, each sampling `synapses` inputs directly.
 
