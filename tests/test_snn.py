@@ -212,3 +212,20 @@ def test_runs_on_cuda():
     x = (torch.rand(4, 10, 20, device="cuda") < 0.3).float()
     m(x).sum().backward()
     assert m.layers[0].dendrite_weight.grad.is_cuda
+
+
+@pytest.mark.parametrize("readout", ["max", "mean", "count"])
+def test_stacked_recurrent_layers_train_through_every_readout(readout):
+    m = make_spiking_model("dsnn-r", in_features=20, n_classes=3, dendrites=2, somata=6, synapses=5, n_layers=2,
+                           recurrent=True, readout=readout, threshold=0.3, seed=4)
+    assert m.layers[1].in_features == 6 and m.layers[1].synapses == 5
+    x = (torch.rand(5, 15, 20, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    out = m(x)
+    assert out.shape == (5, 3) and m.spike_counts.shape == (2,) and m.spike_counts[0] > 0
+    out.sum().backward()
+    for layer in m.layers:                               # gradients reach every layer through the surrogate
+        assert layer.dendrite_weight.grad.abs().sum() > 0 and layer.lif.recurrent_weight.grad is not None
+    lif = make_spiking_model("lif-snn", in_features=20, n_classes=3, somata=6, synapses=5, n_layers=2,
+                             readout=readout)
+    # two layers of 6 neurons x (5 synapses + bias), read-out (6 + 1) x 3 (leaky or dense LIF alike)
+    assert lif(x).shape == (5, 3) and count_parameters(lif) == 2 * (5 + 1) * 6 + (6 + 1) * 3
