@@ -223,13 +223,15 @@ def main(argv=None) -> int:
              f"(50 steps, threshold 0.2), {'10000 training images, 1000 validation, 2000 test, ' if args.quick else ''}"
              f"{epochs['fmnist']} epochs, batch 64. Adam {args.lr:g}; tau_syn 5 ms, tau_mem 10 ms, threshold 1, "
              "subtract reset, SuperSpike surrogate (beta 10), max-over-time leaky read-out. lif-snn has 16 synapses "
-             "per neuron and as many neurons as give the dSNN's parameter count. Spikes: hidden layer, per test "
-             f"sample; s / epoch: training only, {args.threads} CPU threads."]
+             "per neuron and as many neurons as give the dSNN's parameter count. One Randman data set per level "
+             "(generation seed 1); the seeds vary connectivity, initial weights and batch order. Spikes: hidden "
+             f"layer, per test sample; s / epoch: training only, {args.threads} CPU thread(s); load average at "
+             f"the end {os.getloadavg()[0]:.2f} (times are inflated when other work shares the cores)."]
     if speed:
-        notes.append(f"Speed: forward + backward of one spiking dendritic layer (D={speed['D']}, S={speed['S']}, "
+        notes += ["", f"Speed: forward + backward of one spiking dendritic layer (D={speed['D']}, S={speed['S']}, "
                      f"s={speed['s']}, {speed['n_in']} inputs, batch {speed['batch']}, {speed['steps']} steps): sparse "
                      f"{speed['sparse_s'] * 1e3:.1f} ms, masked-dense {speed['dense_s'] * 1e3:.1f} ms, ratio "
-                     f"**{speed['ratio']:.1f}x** (target >= 10), median of 3, same run.")
+                     f"**{speed['ratio']:.1f}x** (target >= 10), median of 3, same run, {speed['threads']} thread(s)."]
     _markdown.write(args.markdown, "Spiking networks: dendritic SNN vs LIF SNN (`benchmarks/snn_sweep.py`)",
                     _markdown.table(header, table), notes, host)
     return 0
