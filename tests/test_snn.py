@@ -70,6 +70,19 @@ def test_connectivity_and_weights_identical_to_dendritic_layer():
     assert torch.equal(lif.indices, make_connectivity("local_rf", 49, 5, 1, 6, input_shape=(7, 7), seed=3))
 
 
+def test_fitted_dendrites_from_units(tmp_path):
+    from bridge.schema import make_units_dataset, write_units
+    units = tmp_path / "u.nc"
+    write_units(make_units_dataset([0, 1], ["basal", "basal"], ["saturating", "saturating"],
+                                   [dict(amplitude=10, scale=5), dict(amplitude=12, scale=6)]), units)
+    layer = SpikingDendriticLayer.from_units(units, 30, 4, 3, 5, init="sample", trainable=True, tau_syn_ms=3.0)
+    assert layer.dendrite_act.family == "saturating" and layer.tau_syn_ms == 3.0
+    assert isinstance(layer.soma_act, torch.nn.Identity)
+    x = (torch.rand(10, 2, 30, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    layer(x).sum().backward()
+    assert count_parameters(layer) == (5 + 1) * 12 + (3 + 1) * 4 + 2 * 12   # + amplitude, scale per dendrite
+
+
 def test_sparse_spiking_layer_matches_masked_dense_outputs_and_gradients():
     layer = SpikingDendriticLayer(30, 4, 3, 5, seed=2, dtype=torch.float64, threshold=0.5)
     dense = MaskedDenseSpikingDendriticLayer(layer)
@@ -198,11 +211,12 @@ def test_cli_spiking_run_writes_spike_counts_and_refuses_bad_input(tmp_path, cap
     assert _cli(out) == 2                                          # exists, no --overwrite
     assert _cli(tmp_path / "b.nc", "--tau-mem", "0") == 2
     assert _cli(tmp_path / "b.nc", "--synapses", "13") == 2        # more than the 12 inputs
+    assert _cli(tmp_path / "b.nc", "--limit-test", "5") == 2        # only for fmnist-*
     assert main(["train", "--dataset", "randman", "--model", "vann", "-o", str(tmp_path / "c.nc")]) == 2
     assert main(["train", "--dataset", "shd", "--model", "lif-snn", "--data-dir", str(tmp_path),
                  "-o", str(tmp_path / "c.nc")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 5 and all(line.startswith("bridge train: error:") for line in err)
+    assert len(err) == 6 and all(line.startswith("bridge train: error:") for line in err)
     assert not (tmp_path / "b.nc").exists() and not (tmp_path / "c.nc").exists()
 
 

@@ -109,6 +109,8 @@ def _check_spiking(args) -> None:
     for name in ("dt", "tau_syn", "tau_mem", "threshold", "surrogate_scale", "randman_alpha"):
         if getattr(args, name) is not None and not getattr(args, name) > 0:
             raise InputError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    if args.limit_test is not None and not args.dataset.startswith("fmnist-"):
+        raise InputError(f"--limit-test applies to fmnist-latency and fmnist-rate, not to {args.dataset}")
     if args.refractory < 0:
         raise InputError(f"--refractory must be >= 0, got {args.refractory}")
     if args.noise:

@@ -207,9 +207,16 @@ class SpikingDendriticLayer(DendriticLayer):
         self.tau_syn_ms = float(tau_syn_ms)
         self.lif = LIFSomata(self.n_somata, seed=self.seed, dtype=self.soma_weight.dtype, **lif)
 
+    @classmethod
+    def from_units(cls, units, in_features: int, n_somata: int, dendrites_per_soma: int,
+                   synapses: int | None = 16, **kwargs) -> "SpikingDendriticLayer":
+        """`DendriticLayer.from_units` (fitted dendrites) with a linear soma feeding the LIF neuron."""
+        kwargs.setdefault("soma_nonlinearity", "identity")
+        return super().from_units(units, in_features, n_somata, dendrites_per_soma, synapses, **kwargs)
+
     def reset_parameters(self, seed: int | None = None) -> None:
         super().reset_parameters(seed)
-        if hasattr(self, "lif"):
+        if hasattr(self, "lif"):  # the parent's __init__ calls this before the LIF somata exist
             self.lif.reset_parameters(seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
