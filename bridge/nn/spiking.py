@@ -40,7 +40,6 @@ import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from bridge.nn.connectivity import make_connectivity
@@ -319,7 +318,8 @@ class LeakyReadout(nn.Module):
                  dt_ms: float = 1.0, seed: int = 0):
         super().__init__()
         self.linear = nn.Linear(in_features, n_classes)
-        self.tau_syn_ms, self.tau_mem_ms, self.dt_ms, self.seed = float(tau_syn_ms), float(tau_mem_ms), float(dt_ms), int(seed)
+        self.tau_syn_ms, self.tau_mem_ms = float(tau_syn_ms), float(tau_mem_ms)
+        self.dt_ms, self.seed = float(dt_ms), int(seed)
         self.reset_parameters()
 
     def reset_parameters(self, seed: int | None = None) -> None:
