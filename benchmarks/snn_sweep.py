@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--units", default=None, help="units file: also run dSNNs with fitted dendritic nonlinearities")
     ap.add_argument("--branch-type", default="basal")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    ap.add_argument("--tasks", nargs="+", default=None,
+    ap.add_argument("--tasks", nargs="+", default=None, choices=[*RANDMAN_LEVELS, "fmnist-latency"],
                     help="subset of: randman-1d randman-2d randman-3d fmnist-latency")
     ap.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX files (default: installed or cache)")
     ap.add_argument("--threads", type=int, default=2)
