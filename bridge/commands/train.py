@@ -55,7 +55,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
                    help="Gaussian pixel noise added once to all images (default 0)")
-    p.add_argument("--data-dir", default=None, metavar="DIR", help="directory with the IDX files")
+    p.add_argument("--data-dir", default=None, metavar="DIR", help="directory with the IDX files (shd: with shd_train.h5 and shd_test.h5)")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading the dataset")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -80,13 +80,14 @@ def add_arguments(p) -> None:
     g.add_argument("--readout", default="max", choices=("max", "mean", "count"),
                    help="max / mean over time of a leaky non-spiking read-out membrane, or spike count")
     g.add_argument("--recurrent", action="store_true", help="dense recurrent weights between the somata")
-    g.add_argument("--layers", type=int, default=1, help="spiking hidden layers (default 1)")
+    g.add_argument("--layers", type=int, default=1, metavar="N", help="spiking hidden layers (default 1)")
     g.add_argument("--limit-test", type=int, default=None, metavar="N", help="first N test samples (fmnist-*)")
-    g.add_argument("--randman-classes", type=int, default=10)
-    g.add_argument("--randman-units", type=int, default=50, help="input units (default 50)")
-    g.add_argument("--randman-dim", type=int, default=1, help="manifold dimension (default 1)")
-    g.add_argument("--randman-alpha", type=float, default=2.0, help="smoothness (default 2)")
-    g.add_argument("--randman-samples", type=int, default=100, help="samples per class (default 100)")
+    g.add_argument("--randman-classes", type=int, default=10, metavar="N", help="Randman classes (default 10)")
+    g.add_argument("--randman-units", type=int, default=50, metavar="N", help="input units (default 50)")
+    g.add_argument("--randman-dim", type=int, default=1, metavar="N", help="manifold dimension (default 1)")
+    g.add_argument("--randman-alpha", type=float, default=2.0, metavar="A",
+                   help="smoothness: Fourier amplitudes fall as 1/k^A (default 2)")
+    g.add_argument("--randman-samples", type=int, default=100, metavar="N", help="samples per class (default 100)")
     p.add_argument("-o", "--output", required=True, metavar="RUN.nc",
                    help="training run to write (must not exist unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
