@@ -154,6 +154,11 @@ def test_fmnist_spikes_from_preloaded_images():
     sp = load_fmnist_spikes("latency", n_steps=20, images=data, limit_test=3)
     assert sp.n_features == 784 and sp.n_steps == 20 and len(sp.y_test) == 3 and sp.image_shape == (28, 28)
     assert sp.x_train.batch([0, 1]).shape == (2, 20, 784)
+    rate = load_fmnist_spikes("rate", n_steps=20, images=data, seed=4, max_rate_hz=100.0)
+    xb = rate.x_test.batch([0, 1, 2])
+    assert torch.equal(xb, rate.x_test.batch([0, 1, 2])) and set(xb.unique().tolist()) <= {0.0, 1.0}
+    # expected spikes: 20 steps x p = 0.1 x pixel intensity
+    assert abs(xb.sum().item() - 2.0 * data.x_test[:3].sum()) < 0.1 * 2.0 * data.x_test[:3].sum()
 
 
 def _write_shd(path, samples, labels):
@@ -202,8 +207,10 @@ def _cli(out, *extra):
 
 def test_cli_spiking_run_writes_spike_counts_and_refuses_bad_input(tmp_path, capsys):
     out = tmp_path / "run.nc"
-    assert _cli(out) == 0
-    ds = xr.open_dataset(out)
+    assert _cli(out) == 0 and _cli(tmp_path / "again.nc") == 0
+    ds, again = xr.open_dataset(out), xr.open_dataset(tmp_path / "again.nc")
+    for v in ("train_loss", "test_accuracy", "test_spikes_per_sample"):    # seeded: the same run twice
+        assert np.array_equal(ds[v].values, again[v].values)
     assert ds["test_spikes_per_sample"].dims == ("epoch", "layer") and ds.sizes["epoch"] == 2
     assert ds.attrs["n_trainable_parameters"] == dsnn_param_count(6, 2, 8, 3)
     assert ds.attrs["config_time_steps"] == 20 and ds.attrs["config_model"] == "dsnn-r"

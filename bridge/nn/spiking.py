@@ -374,7 +374,7 @@ class SpikingNet(nn.Module):
         for layer in self.layers:
             s = layer(s)
             counts.append(s.detach().sum())
-        self.spike_counts = torch.stack(counts).cpu()
+        self.spike_counts = torch.stack(counts)          # stays on the device: no sync per batch
         out = self.readout(s)
         if self.readout_mode == "max":
             return out.max(0).values
