@@ -203,7 +203,7 @@ def run(args) -> int:
                       init=args.init, epochs=args.epochs, seed=args.seed, noise=args.noise,
                       data_dir=args.data_dir, batch_size=args.batch_size, lr=args.lr, threads=args.threads,
                       limit_train=args.limit_train, progress=not args.no_progress,
-                      download=not args.no_download)
+                      download=not args.no_download, device=args.device)
     write_run(ds, args.output)
     last = ds.isel(epoch=-1)
     print(f"{args.model} D={args.dendrites} S={args.somata}: {ds.attrs['n_trainable_parameters']} trainable "

@@ -183,7 +183,7 @@ def run_training(*, dataset: str = "fmnist", model: str = "dann-r", dendrites: i
                  branch_type: str = "basal", init: str = "median", epochs: int = 25, seed: int = 1,
                  noise: float = 0.0, data_dir=None, batch_size: int = 128, lr: float = 1e-3,
                  threads: int | None = None, limit_train: int | None = None, progress: bool = True,
-                 download: bool = True, data=None) -> xr.Dataset:
+                 download: bool = True, data=None, device: str | None = None) -> xr.Dataset:
     """Load data, build the model and train it; returns the history dataset.
 
     `nonlinearity`: 'leaky_relu' or a path to a units file. `data`: preloaded
@@ -210,7 +210,7 @@ def run_training(*, dataset: str = "fmnist", model: str = "dann-r", dendrites: i
                   branch_type=branch_type, init=init, epochs=epochs, seed=seed, noise=noise,
                   batch_size=batch_size, lr=lr, limit_train=limit_train, data_source=data.info.get("source"))
     return train_model(net, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
-                       progress=progress, config=config)
+                       progress=progress, config=config, device=device)
 
 
 def run_spiking_training(*, dataset: str = "randman", model: str = "dsnn-r", dendrites: int = 8, somata: int = 64,
