@@ -3,7 +3,8 @@
 Structured connectivity (each dendrite belongs to one soma), restricted input sampling
 (each dendrite sees `synapses` inputs), weights stored only for real connections, and
 dendritic nonlinearities that are either leaky ReLU or transfer functions fitted from
-detailed cells (`bridge fit` units files).
+detailed cells (`bridge fit` units files). `bridge.nn.spiking`: the same layers with
+leaky integrate-and-fire somata, trained with surrogate gradients.
 
 Never imports NEURON or brian2.
 """
@@ -12,10 +13,14 @@ from bridge.nn.layers import DendriticLayer, MaskedDenseDendriticLayer
 from bridge.nn.models import (MODEL_NAMES, VANN, DendriticNet, count_parameters, dann_param_count,
                               make_model, vann_param_count)
 from bridge.nn.nonlinearities import FittedTransfer, make_nonlinearity
+from bridge.nn.spiking import (SPIKING_MODEL_NAMES, LIFLayer, LIFSomata, SpikingDendriticLayer, SpikingNet,
+                               make_spiking_model, spike)
 from bridge.nn.units import load_units
 
 __all__ = [
     "SAMPLING_MODES", "make_connectivity", "DendriticLayer", "MaskedDenseDendriticLayer",
     "MODEL_NAMES", "VANN", "DendriticNet", "count_parameters", "dann_param_count", "make_model",
     "vann_param_count", "FittedTransfer", "make_nonlinearity", "load_units",
+    "SPIKING_MODEL_NAMES", "LIFLayer", "LIFSomata", "SpikingDendriticLayer", "SpikingNet", "make_spiking_model",
+    "spike",
 ]

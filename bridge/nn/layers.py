@@ -57,6 +57,22 @@ def _apply_units_first(act: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return act(z.t()).t()
 
 
+def sparse_linear_t(x: torch.Tensor, indices: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    dense: bool = False) -> torch.Tensor:
+    """``out[k, b] = sum_i weight[k, i] * x[b, indices[k, i]] + bias[k]``, laid out (K, B).
+
+    x: (B, n_in); indices, weight: (K, s). One ``embedding_bag`` call (see module doc);
+    ``dense=True`` (every row holds every input in order) is a plain ``addmm``. Shared by
+    the dendritic layers and the spiking layers of `bridge.nn.spiking`.
+    """
+    if dense:
+        out = weight @ x.t()
+    else:
+        # embedding_bag is fast only on a contiguous (n_in, B) table
+        out = F.embedding_bag(indices, x.t().contiguous(), per_sample_weights=weight, mode="sum")
+    return out if bias is None else out + bias[:, None]
+
+
 class DendriticLayer(nn.Module):
     """`n_somata` somata, each with `dendrites_per_soma` dendrites of `synapses` inputs.
 
@@ -119,12 +135,7 @@ class DendriticLayer(nn.Module):
 
     def dendrite_preactivation(self, x: torch.Tensor) -> torch.Tensor:
         """Dendritic input currents, (N, B) (transposed layout: dendrites first)."""
-        if self._dense:
-            return torch.addmm(self.dendrite_bias[:, None], self.dendrite_weight, x.t())
-        # embedding_bag is fast only on a contiguous (n_in, B) table
-        z = F.embedding_bag(self.indices, x.t().contiguous(), per_sample_weights=self.dendrite_weight,
-                            mode="sum")
-        return z + self.dendrite_bias[:, None]
+        return sparse_linear_t(x, self.indices, self.dendrite_weight, self.dendrite_bias, self._dense)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2:
