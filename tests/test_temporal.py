@@ -8,7 +8,7 @@ import torch
 
 from bridge.nn.models import count_parameters
 from bridge.nn.temporal import (BranchELMNeuron, ELMNeuron, HierarchicalLN, PointLN, TCNNeuron,
-                                causal_fft_conv, decay_kernel, exp_filter_recursive)
+                                causal_fft_conv, decay_kernel, exp_filter_recursive, transfer_from_units)
 from bridge.nn.temporal_metrics import average_ranks, roc_auc, roc_curve, temporal_metrics, tpr_at_fpr
 from bridge.nn.temporal_training import TemporalData, fit_temporal, predict_temporal, temporal_loss
 from bridge.transfer import get_family
@@ -44,9 +44,9 @@ def _models():
                       ("saturating", dict(amplitude=8.0, scale=3.0))] * 2),
         "pointln": lambda seed=0: PointLN(cls, KINETICS, seed=seed),
         "tcn": lambda seed=0: TCNNeuron(N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3, seed=seed),
-        "elm-fft": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, seed=seed),
-        "elm-recursive": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="recursive", seed=seed),
-        "branch-elm": lambda seed=0: BranchELMNeuron(sub, n_memory=5, mlp_hidden=8, seed=seed),
+        "elm-fft": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
+        "elm-recursive": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, seed=seed),
+        "branch-elm": lambda seed=0: BranchELMNeuron(sub, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
     }
 
 
@@ -113,6 +113,14 @@ def test_elm_seed_matters_and_memory_timescales():
     assert np.allclose(np.diff(np.log(tau)), np.log(1000.0) / 19, rtol=1e-4)
 
 
+def test_elm_filter_methods_agree():
+    a = ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="fft", seed=3).double()
+    b = ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="recursive", seed=3).double()
+    x = _spikes((2, 90, N_SYN))
+    for p, q in zip(a(x), b(x)):
+        assert torch.allclose(p, q, atol=1e-9)
+
+
 def test_exponential_filters_match_direct_convolution():
     g = torch.Generator().manual_seed(3)
     u = torch.rand(2, 120, 3, generator=g, dtype=torch.float64)
@@ -167,6 +175,28 @@ def test_hln_fitted_sigmoid_matches_family_formula_on_static_input():
     assert float(y[0, -1, 0]) == pytest.approx(float(expected), rel=1e-9)
     grid = np.linspace(-5, 20, 26)
     assert np.allclose(model.subunit_curves(grid)[:, 0], get_family("sigmoid").fn_numpy(grid, *params.values()))
+
+
+def test_hln_from_units_file(tmp_path):
+    from bridge.schema import make_units_dataset, write_units
+    ds = make_units_dataset(
+        [3, 7, 9], ["basal", "basal", "apical"], ["sigmoid", "supralinear", "linear"],
+        [dict(threshold=10, slope=2, amplitude=20, baseline=0), dict(amplitude=1, scale=5),
+         dict(slope=1, offset=0)], path_distance_um=[50, 120, 300], r2=[0.99, 0.95, 0.9],
+        rmse_mV=[0.2, 0.4, 0.1], provenance={"cell": "l5pc", "seed": 1})
+    write_units(ds, tmp_path / "u.nc")
+    spec = transfer_from_units(tmp_path / "u.nc", branches=[7, 3, 9])
+    assert [f for f, _ in spec] == ["supralinear", "sigmoid", "linear"] and spec[0][1] == dict(amplitude=1, scale=5)
+    assert transfer_from_units(ds, branch_types=["apical"]) == [("linear", dict(slope=1.0, offset=0.0))]
+    model = HierarchicalLN([0] * 6, [0, 1, 2, 0, 1, 2], [-1, 0, 0], KINETICS, transfer=spec)
+    z = np.linspace(-5, 25, 7)
+    got = model.subunit_curves(z)
+    for s, (fam, p) in enumerate(spec):      # centred: f(z) - f(0)
+        f = get_family(fam).fn_numpy
+        assert np.allclose(got[:, s], f(z, *p.values()) - f(0.0, *p.values()), rtol=1e-5, atol=1e-5)
+    assert count_parameters(model) == 6 + 3 * 3 + 6 + 3 + 2 + 6 + (3 + 2 + 1)   # + sigmoid 3, supra 2, linear 1
+    with pytest.raises(Exception, match="not in units file"):
+        transfer_from_units(ds, branches=[4])
 
 
 def test_hln_parameter_count_at_cell_scale():

@@ -15,11 +15,13 @@ baseline), `TCNNeuron` (Beniaguev et al. 2021), `ELMNeuron` and `BranchELMNeuron
 Filtering. Exponential kernels are applied either by the first-order recursion
 ``y[t] = d * y[t-1] + u[t]`` (``d = exp(-dt/tau)``, exact for the sampled kernel
 ``d**n``) or by one causal FFT convolution of the whole sequence with the sampled kernel
-(zero-padded to >= 2T, so there is no wrap-around). Measured once on one CPU thread,
-hLN with 1000 synapses and 20 subunits on x of shape (8, 2000, 1000), forward+backward:
-FFT 0.13 s, recursion 0.43 s per batch, so ``filter_method="fft"`` is the default
-(benchmarks in the helper report of issue 20). FFT outputs before t change by float
-round-off (~1e-7 relative in float32) when inputs after t change; the recursion is exact.
+(zero-padded to >= 2T, so there is no wrap-around). Measured once on one CPU thread
+(`benchmarks/temporal_speed.py`, x of shape (8, 2000, 1000), forward+backward per batch):
+hLN (20 subunits, 3 kernel components: 120 filtered channels) FFT 0.13 s, recursion
+0.30 s, so hLN defaults to ``filter_method="fft"``; ELM (1000 per-synapse traces) FFT
+2.2 s, recursion 0.69 s, so ELM defaults to ``"recursive"``. FFT outputs before t change
+by float round-off (~1e-7 relative in float32) when inputs after t change; the recursion
+is exact.
 """
 from __future__ import annotations
 
@@ -42,8 +44,10 @@ def exp_filter_recursive(u: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
     """y[:, t] = decay * y[:, t-1] + u[:, t], y[:, -1] = 0; u (B, T, ...), decay broadcasts to u[:, 0]."""
     y = torch.zeros_like(u[:, 0])
     out = []
-    for t in range(u.shape[1]):
-        y = decay * y + u[:, t]
+    # unbind once: indexing u[:, t] per step would make the backward write a full-size
+    # zero gradient per step (O(T^2) memory traffic)
+    for u_t in u.unbind(1):
+        y = decay * y + u_t
         out.append(y)
     return torch.stack(out, dim=1)
 
@@ -104,6 +108,34 @@ def _tree_depths(parent: np.ndarray) -> np.ndarray:
     return depth
 
 
+def transfer_from_units(units, *, branches=None, branch_types=None) -> list[tuple[str, dict[str, float]]]:
+    """One ``(family, params)`` per subunit from a ``bridge fit`` units dataset (or path), for
+    ``HierarchicalLN(transfer=...)``: `branches` (a branch id per subunit: that branch's own
+    fit) or `branch_types` (a branch type per subunit: the type's median fit)."""
+    from dendritic_errors import InputError
+    from bridge.nn.units import load_units
+    from bridge.transfer import get_family
+
+    if (branches is None) == (branch_types is None):
+        raise ValueError("pass exactly one of branches= or branch_types=")
+    ds = load_units(units) if not hasattr(units, "data_vars") else units
+    pnames = [str(p) for p in ds["param"].values]
+    known = ({int(b) for b in ds["branch"].values} if branches is not None
+             else {str(t) for t in ds["branch_type"].values})
+    out = []
+    for key in (branches if branches is not None else branch_types):
+        key = int(key) if branches is not None else str(key)
+        if key not in known:
+            raise InputError(f"{'branch' if branches is not None else 'branch type'} {key!r} not in units file")
+        if branches is not None:
+            fam, vals = str(ds["family"].sel(branch=key).values), ds["params"].sel(branch=key).values
+        else:
+            fam = str(ds["type_family"].sel(branch_type=key).values)
+            vals = ds["type_params_median"].sel(branch_type=key).values
+        out.append((fam, {n: float(vals[pnames.index(n)]) for n in get_family(fam).param_names}))
+    return out
+
+
 class HierarchicalLN(nn.Module):
     """Hierarchical linear-nonlinear model (hLN; Ujfalussy, Makara, Lengyel & Branco 2018,
     Neuron 100:579), in discrete time (`dt_ms` bins).
@@ -132,7 +164,10 @@ class HierarchicalLN(nn.Module):
     ``transfer=[(family, params), ...]`` one `bridge.transfer` family and parameter mapping
     per subunit (``bridge fit`` results; evaluated by `FittedTransfer`, z in mV,
     ``transfer_options`` passed on, default input_scale=1, output_scale=1, center=True,
-    trainable=True; with center=True an additive `baseline`/`offset` cancels and is frozen).
+    trainable=True; with center=True an additive `baseline`/`offset` cancels and is frozen;
+    `transfer_from_units` reads them from a units file). With transfer functions z is read
+    as the expected (linear-sum) dendritic depolarisation in mV, so the kinetics amplitudes
+    should then be unitary PSP peaks in mV.
     Weights: one per synapse (w_i, initialised U(0.5, 1.5) seeded).
     Trainable parameters: n_synapses + J*S (amplitudes) + 2*J (time constants)
     + S (biases) + (S - n_roots) (couplings) + 6 (tau_soma, gain, v_rest, a_d, a_r, a_0)
@@ -463,7 +498,8 @@ class ELMNeuron(nn.Module):
 
     def __init__(self, n_synapses: int, *, n_memory: int = 20, mlp_hidden: int = 64,
                  tau_memory_ms: tuple[float, float] = (1.0, 1000.0), tau_synapse_ms: float = 5.0,
-                 synapse_branch=None, dt_ms: float = 1.0, v_rest_mV: float = -70.0, filter_method: str = "fft",
+                 synapse_branch=None, dt_ms: float = 1.0, v_rest_mV: float = -70.0,
+                 filter_method: str = "recursive",
                  seed: int = 0):
         super().__init__()
         self.n_synapses, self.n_memory, self.mlp_hidden = int(n_synapses), int(n_memory), int(mlp_hidden)
@@ -522,8 +558,8 @@ class ELMNeuron(nn.Module):
         lam = torch.exp(-self.dt_ms / self.log_tau_memory.exp())
         m = x.new_zeros(x.shape[0], self.n_memory)
         out = []
-        for t in range(x.shape[1]):
-            dm = torch.tanh(self.mlp_out(torch.relu(drive[:, t] + m @ W1m)))
+        for drive_t in drive.unbind(1):      # unbind: see exp_filter_recursive
+            dm = torch.tanh(self.mlp_out(torch.relu(drive_t + m @ W1m)))
             m = lam * m + (1 - lam) * dm
             out.append(m)
         return torch.stack(out, 1)
