@@ -16,7 +16,8 @@ import time
 import torch
 
 from bridge.nn.models import count_parameters
-from bridge.nn.temporal import BranchELMNeuron, ELMNeuron, HierarchicalLN, PointLN, TCNNeuron
+from bridge.nn.temporal import HierarchicalLN, PointLN
+from bridge.nn.temporal_nets import BranchELMNeuron, ELMNeuron, TCNNeuron
 
 # AMPA, NMDA, GABA-A (rise, decay, amplitude): the order of magnitude of the recipes' kinetics
 KINETICS = {0: [(0.3, 3.0, 1.0), (2.0, 50.0, 0.5)], 1: [(0.5, 7.0, -1.0)]}

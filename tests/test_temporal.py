@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from bridge.nn.models import count_parameters
-from bridge.nn.temporal import (BranchELMNeuron, ELMNeuron, HierarchicalLN, PointLN, TCNNeuron,
-                                causal_fft_conv, decay_kernel, exp_filter_recursive, transfer_from_units)
+from bridge.nn.temporal import (HierarchicalLN, PointLN, causal_fft_conv, decay_kernel, exp_filter_recursive,
+                                transfer_from_units)
+from bridge.nn.temporal_nets import BranchELMNeuron, ELMNeuron, TCNNeuron
 from bridge.nn.temporal_metrics import average_ranks, roc_auc, roc_curve, temporal_metrics, tpr_at_fpr
 from bridge.nn.temporal_training import TemporalData, fit_temporal, predict_temporal, temporal_loss
 from bridge.transfer import get_family
