@@ -206,6 +206,8 @@ class HierarchicalLN(nn.Module):
                 if not 0 < tr < td:
                     raise ValueError(f"class {c}: need 0 < tau_rise < tau_decay, got ({tr}, {td})")
                 comp_class.append(c), rise.append(tr), decay.append(td), amp.append(a)
+        if not comp_class:
+            raise ValueError("kinetics needs at least one (tau_rise_ms, tau_decay_ms, amplitude) component")
         self.n_classes = max(n_classes, max(comp_class) + 1)
         self.n_synapses, self.n_subunits, self.n_components = len(cls_), S, len(comp_class)
         self.dt_ms = float(dt_ms)
@@ -233,7 +235,7 @@ class HierarchicalLN(nn.Module):
         self.log_soma_tau = nn.Parameter(torch.empty(()))
         self.soma_gain = nn.Parameter(torch.empty(()))
         self.v_rest = nn.Parameter(torch.empty(()))
-        self.spike_weight = nn.Parameter(torch.empty(2))      # a_d, a_r
+        self.spike_readout = nn.Parameter(torch.empty(2))      # a_d, a_r
         self.spike_bias = nn.Parameter(torch.empty(()))
         # subunit nonlinearities
         self.transfers = nn.ModuleList()
@@ -286,7 +288,7 @@ class HierarchicalLN(nn.Module):
             self.log_soma_tau.fill_(math.log(i["soma_tau"]))
             self.soma_gain.fill_(i["soma_gain"])
             self.v_rest.fill_(i["v_rest"])
-            self.spike_weight.copy_(torch.tensor([i["spike_slope"], 0.0]))
+            self.spike_readout.copy_(torch.tensor([i["spike_slope"], 0.0]))
             self.spike_bias.fill_(_logit(SPIKE_PRIOR))
             for ft, init in zip(self.transfers, self._transfer_init):
                 for n, p in ft.named_parameters():
@@ -373,7 +375,7 @@ class HierarchicalLN(nn.Module):
             d = exp_filter_recursive(-torch.expm1(-self.dt_ms / tau) * r, torch.exp(-self.dt_ms / tau))
         d, r = d[..., 0], r[..., 0]
         v = self.v_rest + self.soma_gain * d
-        logit = self.spike_weight[0] * d + self.spike_weight[1] * r + self.spike_bias
+        logit = self.spike_readout[0] * d + self.spike_readout[1] * r + self.spike_bias
         return v, logit
 
     # --- inspection ---
@@ -405,7 +407,8 @@ class HierarchicalLN(nn.Module):
 
 
 class PointLN(HierarchicalLN):
-    """The point-neuron LN baseline: `HierarchicalLN` with one subunit holding every synapse."""
+    """The point-neuron LN baseline: `HierarchicalLN` with one subunit holding every synapse.
+    Trainable parameters: n_synapses + 3 J + 1 + 6 (1016 at 1000 synapses, 3 components)."""
 
     def __init__(self, synapse_class, kinetics, **kwargs):
         n = len(torch.as_tensor(synapse_class).reshape(-1))
