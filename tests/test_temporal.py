@@ -211,6 +211,15 @@ def test_hln_parameter_count_at_cell_scale():
     assert count_parameters(PointLN(cls, KINETICS)) == 1000 + 3 + 6 + 1 + 0 + 6
 
 
+def test_deep_model_parameter_counts_match_docstrings():
+    assert count_parameters(TCNNeuron(1000)) == 1000 * 32 * 35 + 32 + 3 * (32 * 32 * 9 + 32) + 2 * 33
+    assert TCNNeuron(1000).receptive_field_ms == 91.0
+    N, M, H = 1000, 20, 64
+    assert count_parameters(ELMNeuron(N)) == N + N + H * (N + M + 1) + M * (H + 1) + M + 2 * (M + 1) == 68706
+    belm = BranchELMNeuron(torch.arange(N) % 20)
+    assert belm.n_inputs == 20 and count_parameters(belm) == N + 20 + H * (20 + M + 1) + M * (H + 1) + M + 2 * (M + 1)
+
+
 def test_hln_rejects_bad_trees_and_kinetics():
     with pytest.raises(ValueError, match="cycle"):
         HierarchicalLN([0, 0], [0, 1], [1, 0], KINETICS)
