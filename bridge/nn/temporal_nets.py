@@ -23,9 +23,10 @@ class TCNNeuron(nn.Module):
     """Causal temporal convolutional network after Beniaguev, Segev & London 2021 (Neuron
     109:2727): the synapses are the input channels of 1D convolutions over time.
 
-    Their best L5 model had 7 layers of 128 channels with a 35 ms first kernel; the default
-    here is smaller: 4 layers of 32 channels, first kernel 35 ms, then kernels of 9 ms with
-    dilations 1, 2, 4 (receptive field 35 + 8 * (1 + 2 + 4) = 91 ms), ReLU between layers;
+    They needed 5-8 layers for the L5 pyramidal cell with NMDA synapses (their best: 7 layers
+    with a long first-layer kernel); the default here is smaller: 4 layers of 32 channels,
+    first kernel 35 ms, then kernels of 9 ms with dilations 1, 2, 4 (receptive field
+    35 + 8 * (1 + 2 + 4) = 91 ms), ReLU between layers;
     two 1x1 heads (voltage, spike logit). Causal by left zero-padding of (k - 1) * dilation
     bins. Trainable parameters at 1000 synapses: 1000*32*35 + 32 + 3 * (32*32*9 + 32)
     + 2 * 33 = 1,147,842.
