@@ -38,7 +38,8 @@ def _models():
     cls, sub = _tree()
     return {
         "hln-fft": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, seed=seed),
-        "hln-recursive": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, filter_method="recursive", seed=seed),
+        "hln-recursive": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, filter_method="recursive",
+                                                       seed=seed),
         "hln-transfer": lambda seed=0: HierarchicalLN(
             cls, sub, PARENT, KINETICS, seed=seed,
             transfer=[("sigmoid", dict(threshold=4.0, slope=1.5, amplitude=10.0, baseline=0.0)),

@@ -22,6 +22,6 @@ __all__ = [
     "SAMPLING_MODES", "make_connectivity", "DendriticLayer", "MaskedDenseDendriticLayer",
     "MODEL_NAMES", "VANN", "DendriticNet", "count_parameters", "dann_param_count", "make_model",
     "vann_param_count", "FittedTransfer", "make_nonlinearity", "load_units",
-    "HierarchicalLN", "PointLN", "transfer_from_units", "TCNNeuron", "ELMNeuron", "BranchELMNeuron", "temporal_metrics", "roc_auc",
-    "tpr_at_fpr", "TemporalData", "fit_temporal", "predict_temporal",
+    "HierarchicalLN", "PointLN", "transfer_from_units", "TCNNeuron", "ELMNeuron", "BranchELMNeuron",
+    "temporal_metrics", "roc_auc", "tpr_at_fpr", "TemporalData", "fit_temporal", "predict_temporal",
 ]

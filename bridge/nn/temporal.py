@@ -280,7 +280,8 @@ class HierarchicalLN(nn.Module):
         with torch.no_grad():
             self.synapse_weight.copy_(torch.rand(self.n_synapses, generator=gen, dtype=torch.float64) + 0.5)
             self.amplitude.copy_(torch.tensor(i["amp"], dtype=torch.float64)[:, None].expand(-1, self.n_subunits))
-            rise, decay = torch.tensor(i["rise"], dtype=torch.float64), torch.tensor(i["decay"], dtype=torch.float64)
+            rise = torch.tensor(i["rise"], dtype=torch.float64)
+            decay = torch.tensor(i["decay"], dtype=torch.float64)
             self.log_tau_rise.copy_(rise.log())
             self.log_tau_gap.copy_((decay - rise).log())
             self.subunit_bias.fill_(i["sigmoid_bias"] if not self.transfers else 0.0)

@@ -111,7 +111,8 @@ class ELMNeuron(nn.Module):
                  seed: int = 0):
         super().__init__()
         self.n_synapses, self.n_memory, self.mlp_hidden = int(n_synapses), int(n_memory), int(mlp_hidden)
-        self.tau_memory_ms, self.tau_synapse_ms = (float(tau_memory_ms[0]), float(tau_memory_ms[1])), float(tau_synapse_ms)
+        self.tau_memory_ms = (float(tau_memory_ms[0]), float(tau_memory_ms[1]))
+        self.tau_synapse_ms = float(tau_synapse_ms)
         self.dt_ms, self.v_rest_mV, self.seed = float(dt_ms), float(v_rest_mV), int(seed)
         self.filter_method = _check_method(filter_method)
         if synapse_branch is not None:
@@ -178,7 +179,9 @@ class ELMNeuron(nn.Module):
 
     @torch.no_grad()
     def time_constants_ms(self) -> dict[str, np.ndarray]:
-        return {"memory": self.log_tau_memory.exp().cpu().numpy(), "synapse": self.log_tau_synapse.exp().cpu().numpy()}
+        """Learned time constants (ms): 'memory' (n_memory,), 'synapse' (n_inputs,)."""
+        return {"memory": self.log_tau_memory.exp().cpu().numpy(),
+                "synapse": self.log_tau_synapse.exp().cpu().numpy()}
 
     def extra_repr(self) -> str:
         kind = "branch" if self.synapse_branch is not None else "synapse"

@@ -108,8 +108,8 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         hist = {k: list(ck["history"][k]) for k in keys}
-        best_val, bad, start, best_state = float(ck["best_val"]), int(ck["bad_epochs"]), int(ck["epoch"]), ck["best_state"]
-        best_state = {k: v.cpu() for k, v in best_state.items()}
+        best_val, bad, start = float(ck["best_val"]), int(ck["bad_epochs"]), int(ck["epoch"])
+        best_state = {k: v.cpu() for k, v in ck["best_state"].items()}
     bar = None
     if progress:
         from tqdm.auto import tqdm
