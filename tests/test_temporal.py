@@ -48,7 +48,8 @@ def _models():
         "tcn": lambda seed=0: TCNNeuron(N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3, seed=seed),
         "elm-fft": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
         "elm-recursive": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, seed=seed),
-        "branch-elm": lambda seed=0: BranchELMNeuron(sub, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
+        "branch-elm": lambda seed=0: BranchELMNeuron(sub, n_memory=5, mlp_hidden=8, filter_method="fft",
+                                                     seed=seed),
     }
 
 
@@ -188,7 +189,8 @@ def test_hln_from_units_file(tmp_path):
         rmse_mV=[0.2, 0.4, 0.1], provenance={"cell": "l5pc", "seed": 1})
     write_units(ds, tmp_path / "u.nc")
     spec = transfer_from_units(tmp_path / "u.nc", branches=[7, 3, 9])
-    assert [f for f, _ in spec] == ["supralinear", "sigmoid", "linear"] and spec[0][1] == dict(amplitude=1, scale=5)
+    assert [f for f, _ in spec] == ["supralinear", "sigmoid", "linear"]
+    assert spec[0][1] == dict(amplitude=1, scale=5)
     assert transfer_from_units(ds, branch_types=["apical"]) == [("linear", dict(slope=1.0, offset=0.0))]
     model = HierarchicalLN([0] * 6, [0, 1, 2, 0, 1, 2], [-1, 0, 0], KINETICS, transfer=spec)
     z = np.linspace(-5, 25, 7)
@@ -218,7 +220,8 @@ def test_deep_model_parameter_counts_match_docstrings():
     N, M, H = 1000, 20, 64
     assert count_parameters(ELMNeuron(N)) == N + N + H * (N + M + 1) + M * (H + 1) + M + 2 * (M + 1) == 68706
     belm = BranchELMNeuron(torch.arange(N) % 20)
-    assert belm.n_inputs == 20 and count_parameters(belm) == N + 20 + H * (20 + M + 1) + M * (H + 1) + M + 2 * (M + 1)
+    assert belm.n_inputs == 20
+    assert count_parameters(belm) == N + 20 + H * (20 + M + 1) + M * (H + 1) + M + 2 * (M + 1) == 5006
 
 
 def test_hln_rejects_bad_trees_and_kinetics():

@@ -139,7 +139,8 @@ class ELMNeuron(nn.Module):
             self.synapse_weight.fill_(1.0)
             self.log_tau_synapse.fill_(math.log(self.tau_synapse_ms))
             lo, hi = self.tau_memory_ms
-            self.log_tau_memory.copy_(torch.linspace(math.log(lo), math.log(hi), self.n_memory, dtype=torch.float64))
+            self.log_tau_memory.copy_(torch.linspace(math.log(lo), math.log(hi), self.n_memory,
+                                                     dtype=torch.float64))
             for lin in (self.mlp_in, self.mlp_out, self.readout):
                 b = 1.0 / math.sqrt(lin.in_features)
                 lin.weight.copy_(torch.rand(lin.weight.shape, generator=gen, dtype=torch.float64) * 2 * b - b)
