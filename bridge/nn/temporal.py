@@ -184,9 +184,9 @@ class HierarchicalLN(nn.Module):
                  v_rest_mV: float = -70.0, sigmoid_bias: float = -2.0, filter_method: str = "fft",
                  seed: int = 0):
         super().__init__()
-        cls_ = torch.as_tensor(synapse_class, dtype=torch.int64).reshape(-1)
-        sub = torch.as_tensor(synapse_subunit, dtype=torch.int64).reshape(-1)
-        parent = torch.as_tensor(subunit_parent, dtype=torch.int64).reshape(-1)
+        cls_ = torch.as_tensor(synapse_class, dtype=torch.int64).reshape(-1).cpu()   # buffers follow .to()
+        sub = torch.as_tensor(synapse_subunit, dtype=torch.int64).reshape(-1).cpu()
+        parent = torch.as_tensor(subunit_parent, dtype=torch.int64).reshape(-1).cpu()
         if cls_.shape != sub.shape:
             raise ValueError(f"synapse_class {tuple(cls_.shape)} and synapse_subunit {tuple(sub.shape)} differ")
         S = len(parent)

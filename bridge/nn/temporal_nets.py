@@ -116,7 +116,7 @@ class ELMNeuron(nn.Module):
         self.dt_ms, self.v_rest_mV, self.seed = float(dt_ms), float(v_rest_mV), int(seed)
         self.filter_method = _check_method(filter_method)
         if synapse_branch is not None:
-            br = torch.as_tensor(synapse_branch, dtype=torch.int64).reshape(-1)
+            br = torch.as_tensor(synapse_branch, dtype=torch.int64).reshape(-1).cpu()
             if len(br) != self.n_synapses or br.min() < 0:
                 raise ValueError("synapse_branch needs one branch index >= 0 per synapse")
             self.register_buffer("synapse_branch", br)
