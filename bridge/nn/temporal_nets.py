@@ -92,9 +92,9 @@ class ELMNeuron(nn.Module):
 
     tau_m (n_memory) learned, initialised log-spaced over `tau_memory_ms` (1..1000 ms);
     tau_s learned per input channel, initialised to `tau_synapse_ms`. Defaults: 20 memory
-    units, MLP width 64. The traces are linear in x, so they are filtered over the whole
-    sequence (`filter_method`) and the W_1 s_t part of the MLP input is one matrix product;
-    only the memory recursion loops over time.
+    units, MLP width 64. The traces are linear in x, so they are computed for all steps
+    before the memory loop (`filter_method`) and the W_1 s_t part of the MLP input is one
+    matrix product; only the memory recursion runs step by step.
 
     Branch-ELM (`BranchELMNeuron`, same paper): with `synapse_branch` (n_synapses,), the
     weighted inputs are first summed per branch, ``x^b_t = sum_{i in b} w_i x_{i,t}``, and
@@ -107,8 +107,7 @@ class ELMNeuron(nn.Module):
     def __init__(self, n_synapses: int, *, n_memory: int = 20, mlp_hidden: int = 64,
                  tau_memory_ms: tuple[float, float] = (1.0, 1000.0), tau_synapse_ms: float = 5.0,
                  synapse_branch=None, dt_ms: float = 1.0, v_rest_mV: float = -70.0,
-                 filter_method: str = "recursive",
-                 seed: int = 0):
+                 filter_method: str = "recursive", seed: int = 0):
         super().__init__()
         self.n_synapses, self.n_memory, self.mlp_hidden = int(n_synapses), int(n_memory), int(mlp_hidden)
         self.tau_memory_ms = (float(tau_memory_ms[0]), float(tau_memory_ms[1]))
