@@ -1,0 +1,416 @@
+"""Temporal dendritic neuron models: spike trains on ~1000 synapses -> somatic voltage and spikes.
+
+Data interface (issue 20; the ``invivo`` protocol after Beniaguev, Segev & London 2021,
+Neuron 109:2727): input ``x`` (batch, T, n_synapses) spike counts per `dt_ms` bin;
+``synapse_class`` (n_synapses,) 0 = excitatory (AMPA+NMDA), 1 = inhibitory (GABA-A), ...;
+``synapse_subunit`` (n_synapses,) in 0..n_subunits-1; ``subunit_parent`` (n_subunits,)
+the parent subunit toward the soma, -1 = attached to the soma. Every model's
+``forward(x)`` returns ``(v_mV, spike_logit)``, each (batch, T), and is causal: the
+outputs at step t depend on ``x[:, :t+1]`` only.
+
+Models here: `HierarchicalLN` (hLN, Ujfalussy et al. 2018) and `PointLN` (its one-subunit
+baseline); in `bridge.nn.temporal_nets`: `TCNNeuron` (Beniaguev et al. 2021), `ELMNeuron`
+and `BranchELMNeuron` (Spieler et al. 2024); all exported by `bridge.nn`. Metrics:
+`bridge.nn.temporal_metrics`; training: `bridge.nn.temporal_training`. Never imports
+NEURON, brian2 or `cells`.
+
+Filtering. Exponential kernels are applied either by the first-order recursion
+``y[t] = d * y[t-1] + u[t]`` (``d = exp(-dt/tau)``, exact for the sampled kernel
+``d**n``) or by one causal FFT convolution of the whole sequence with the sampled kernel
+(zero-padded to >= 2T, so there is no wrap-around). Measured once on one CPU thread
+(`benchmarks/temporal_speed.py`, x of shape (8, 2000, 1000), forward+backward per batch):
+hLN (20 subunits, 3 kernel components: 120 filtered channels) FFT 0.13 s, recursion
+0.30 s, so hLN defaults to ``filter_method="fft"``; ELM (1000 per-synapse traces) FFT
+2.2 s, recursion 0.69 s, so ELM defaults to ``"recursive"``. FFT outputs before t change
+by float round-off (~1e-7 relative in float32) when inputs after t change; the recursion
+is exact.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bridge.nn.nonlinearities import FittedTransfer
+
+FILTER_METHODS = ("fft", "recursive")
+
+
+# --- exponential filters --------------------------------------------------------------------
+
+def exp_filter_recursive(u: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+    """y[:, t] = decay * y[:, t-1] + u[:, t], y[:, -1] = 0; u (B, T, ...), decay broadcasts to u[:, 0]."""
+    y = torch.zeros_like(u[:, 0])
+    out = []
+    # unbind once: indexing u[:, t] per step would make the backward write a full-size
+    # zero gradient per step (O(T^2) memory traffic)
+    for u_t in u.unbind(1):
+        y = decay * y + u_t
+        out.append(y)
+    return torch.stack(out, dim=1)
+
+
+def causal_fft_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """y[:, t, c] = sum_{n=0..t} kernel[c, n] * u[:, t-n, c]; u (B, T, C), kernel (C, T) -> (B, T, C)."""
+    T = u.shape[1]
+    n_fft = 1 << (2 * T - 1).bit_length()   # >= 2T-1: linear, not circular, convolution
+    # time on the last, contiguous axis: ~2x faster on CPU than transforming along dim 1
+    U = torch.fft.rfft(u.transpose(1, 2), n=n_fft, dim=-1)
+    K = torch.fft.rfft(kernel, n=n_fft, dim=-1)
+    return torch.fft.irfft(U * K, n=n_fft, dim=-1)[..., :T].transpose(1, 2)
+
+
+def decay_kernel(tau_ms: torch.Tensor, n_steps: int, dt_ms: float) -> torch.Tensor:
+    """exp(-n dt / tau) for n = 0..n_steps-1: shape tau.shape + (n_steps,)."""
+    t_ms = torch.arange(n_steps, dtype=tau_ms.dtype, device=tau_ms.device) * dt_ms
+    return torch.exp(-t_ms / tau_ms[..., None])
+
+
+def exp_filter(u: torch.Tensor, tau_ms: torch.Tensor, dt_ms: float, method: str) -> torch.Tensor:
+    """Filter the channels of u (B, T, C) with kernels exp(-n dt / tau_c), tau (C,)."""
+    if method == "fft":
+        return causal_fft_conv(u, decay_kernel(tau_ms, u.shape[1], dt_ms))
+    return exp_filter_recursive(u, torch.exp(-dt_ms / tau_ms))
+
+
+def _check_method(method: str) -> str:
+    if method not in FILTER_METHODS:
+        raise ValueError(f"filter_method must be one of {FILTER_METHODS}, got {method!r}")
+    return method
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+SPIKE_PRIOR = 0.002
+"""Initial spike probability per 1 ms bin (~2 Hz, the order of Beniaguev et al.'s L5 output
+rates), used for the initial bias of every spike read-out."""
+
+
+# --- hierarchical linear-nonlinear model ---------------------------------------------------
+
+def _tree_depths(parent: np.ndarray) -> np.ndarray:
+    n = len(parent)
+    depth = np.full(n, -1)
+    for s in range(n):
+        path, k = [], s
+        while k >= 0 and depth[k] < 0:
+            if k in path:
+                raise ValueError(f"subunit_parent has a cycle through subunit {k}")
+            path.append(k)
+            k = int(parent[k])
+        base = -1 if k < 0 else depth[k]
+        for i, node in enumerate(reversed(path)):
+            depth[node] = base + 1 + i
+    return depth
+
+
+def transfer_from_units(units, *, branches=None, branch_types=None) -> list[tuple[str, dict[str, float]]]:
+    """One ``(family, params)`` per subunit from a ``bridge fit`` units dataset (or path), for
+    ``HierarchicalLN(transfer=...)``: `branches` (a branch id per subunit: that branch's own
+    fit) or `branch_types` (a branch type per subunit: the type's median fit)."""
+    from dendritic_errors import InputError
+    from bridge.nn.units import load_units
+    from bridge.transfer import get_family
+
+    if (branches is None) == (branch_types is None):
+        raise ValueError("pass exactly one of branches= or branch_types=")
+    ds = load_units(units) if not hasattr(units, "data_vars") else units
+    pnames = [str(p) for p in ds["param"].values]
+    known = ({int(b) for b in ds["branch"].values} if branches is not None
+             else {str(t) for t in ds["branch_type"].values})
+    out = []
+    for key in (branches if branches is not None else branch_types):
+        key = int(key) if branches is not None else str(key)
+        if key not in known:
+            raise InputError(f"{'branch' if branches is not None else 'branch type'} {key!r} not in units file")
+        if branches is not None:
+            fam, vals = str(ds["family"].sel(branch=key).values), ds["params"].sel(branch=key).values
+        else:
+            fam = str(ds["type_family"].sel(branch_type=key).values)
+            vals = ds["type_params_median"].sel(branch_type=key).values
+        out.append((fam, {n: float(vals[pnames.index(n)]) for n in get_family(fam).param_names}))
+    return out
+
+
+class HierarchicalLN(nn.Module):
+    """Hierarchical linear-nonlinear model (hLN; Ujfalussy, Makara, Lengyel & Branco 2018,
+    Neuron 100:579), in discrete time (`dt_ms` bins).
+
+    Synaptic kernels: each synapse class c has components j (e.g. AMPA and NMDA for class 0)
+    with a difference of exponentials normalised to a peak of 1 (Dayan & Abbott 2001, eq. 5.34):
+    ``k_j(t) = (exp(-t/tau_decay_j) - exp(-t/tau_rise_j)) / peak_j``, sampled at t = n dt,
+    n >= 0 (k_j(0) = 0, so a spike acts from the next bin on). Time constants are learned
+    (shared by the subunits), initialised from `kinetics`:
+    ``{class: [(tau_rise_ms, tau_decay_ms, amplitude), ...]}``, e.g. AMPA (0.3, 3, 1),
+    NMDA (2, 50, 0.5), GABA-A (0.5, 7, -1) (values from the caller's recipe; bridge.nn
+    reads none). The amplitude of component j in subunit s, A[j, s], is learned
+    (initialised to the given amplitude, in subunit-input units per unit weight).
+
+    Subunit s (leaves first, the tree given by `subunit_parent`)::
+
+        z_s(t)   = b_s + sum_{i in s} w_i sum_{j in class(i)} A[j, s] (k_j * x_i)(t)
+                       + sum_{children k of s} c_k y_k(t)
+        y_s(t)   = g_s(z_s(t))
+        r(t)     = sum_{s attached to the soma} y_s(t)
+        d(t)     = (k_soma * r)(t),  k_soma(n) = (1 - e^{-dt/tau_soma}) e^{-n dt/tau_soma}
+        v_mV(t)  = v_rest + gain * d(t)
+        logit(t) = a_d d(t) + a_r r(t) + a_0
+
+    `g_s`: ``nonlinearity="sigmoid"`` (logistic, per-subunit threshold via b_s) or
+    ``transfer=[(family, params), ...]`` one `bridge.transfer` family and parameter mapping
+    per subunit (``bridge fit`` results; evaluated by `FittedTransfer`, z in mV,
+    ``transfer_options`` passed on, default input_scale=1, output_scale=1, center=True,
+    trainable=True; with center=True an additive `baseline`/`offset` cancels and is frozen;
+    `transfer_from_units` reads them from a units file). With transfer functions z is read
+    as the expected (linear-sum) dendritic depolarisation in mV, so the kinetics amplitudes
+    should then be unitary PSP peaks in mV.
+    Weights: one per synapse (w_i, initialised U(0.5, 1.5) seeded).
+    Trainable parameters: n_synapses + J*S (amplitudes) + 2*J (time constants)
+    + S (biases) + (S - n_roots) (couplings) + 6 (tau_soma, gain, v_rest, a_d, a_r, a_0)
+    + the trainable transfer parameters; at 1000 synapses, 20 subunits, 3 components:
+    1000 + 60 + 6 + 20 + 19 + 6 = 1111 with sigmoids.
+    """
+
+    def __init__(self, synapse_class, synapse_subunit, subunit_parent,
+                 kinetics: Mapping[int, Sequence[Sequence[float]]], *, nonlinearity: str = "sigmoid",
+                 transfer: Sequence[tuple[str, Mapping]] | None = None, transfer_options: Mapping | None = None,
+                 dt_ms: float = 1.0, soma_tau_ms: float = 10.0, soma_gain_mV: float | None = None,
+                 v_rest_mV: float = -70.0, sigmoid_bias: float = -2.0, filter_method: str = "fft",
+                 seed: int = 0):
+        super().__init__()
+        cls_ = torch.as_tensor(synapse_class, dtype=torch.int64).reshape(-1).cpu()   # buffers follow .to()
+        sub = torch.as_tensor(synapse_subunit, dtype=torch.int64).reshape(-1).cpu()
+        parent = torch.as_tensor(subunit_parent, dtype=torch.int64).reshape(-1).cpu()
+        if cls_.shape != sub.shape:
+            raise ValueError(f"synapse_class {tuple(cls_.shape)} and synapse_subunit {tuple(sub.shape)} differ")
+        S = len(parent)
+        if sub.numel() and (sub.min() < 0 or sub.max() >= S):
+            raise ValueError(f"synapse_subunit must lie in 0..{S - 1}")
+        if parent.numel() and (parent.min() < -1 or parent.max() >= S):
+            raise ValueError(f"subunit_parent must lie in -1..{S - 1}")
+        depth = _tree_depths(parent.numpy())
+        n_classes = int(cls_.max()) + 1 if cls_.numel() else 0
+        missing = set(range(n_classes)) - {int(k) for k in kinetics}
+        if missing:
+            raise ValueError(f"kinetics has no entry for synapse classes {sorted(missing)}")
+        comp_class, rise, decay, amp = [], [], [], []
+        for c in sorted(int(k) for k in kinetics):
+            for comp in kinetics[c]:
+                tr, td, a = (float(v) for v in comp)
+                if not 0 < tr < td:
+                    raise ValueError(f"class {c}: need 0 < tau_rise < tau_decay, got ({tr}, {td})")
+                comp_class.append(c), rise.append(tr), decay.append(td), amp.append(a)
+        if not comp_class:
+            raise ValueError("kinetics needs at least one (tau_rise_ms, tau_decay_ms, amplitude) component")
+        self.n_classes = max(n_classes, max(comp_class) + 1)
+        self.n_synapses, self.n_subunits, self.n_components = len(cls_), S, len(comp_class)
+        self.dt_ms = float(dt_ms)
+        self.filter_method = _check_method(filter_method)
+        self.seed = int(seed)
+        self.register_buffer("synapse_class", cls_)
+        self.register_buffer("synapse_subunit", sub)
+        self.register_buffer("subunit_parent", parent)
+        self.register_buffer("subunit_depth", torch.as_tensor(depth, dtype=torch.int64))
+        self.max_depth = int(depth.max()) if S else -1
+        self.register_buffer("component_class", torch.tensor(comp_class, dtype=torch.int64))
+        self.register_buffer("_channel", cls_ * S + sub)   # (class, subunit) channel of each synapse
+        is_child = parent >= 0
+        self.register_buffer("child_index", torch.nonzero(is_child).reshape(-1))
+        self.register_buffer("root_index", torch.nonzero(~is_child).reshape(-1))
+        self._init = dict(rise=rise, decay=decay, amp=amp, soma_tau=float(soma_tau_ms), v_rest=float(v_rest_mV),
+                          sigmoid_bias=float(sigmoid_bias))
+        J = self.n_components
+        self.synapse_weight = nn.Parameter(torch.empty(self.n_synapses))
+        self.amplitude = nn.Parameter(torch.empty(J, S))
+        self.log_tau_rise = nn.Parameter(torch.empty(J))
+        self.log_tau_gap = nn.Parameter(torch.empty(J))      # tau_decay = tau_rise + exp(gap) > tau_rise
+        self.subunit_bias = nn.Parameter(torch.empty(S))
+        self.coupling = nn.Parameter(torch.empty(len(self.child_index)))
+        self.log_soma_tau = nn.Parameter(torch.empty(()))
+        self.soma_gain = nn.Parameter(torch.empty(()))
+        self.v_rest = nn.Parameter(torch.empty(()))
+        self.spike_readout = nn.Parameter(torch.empty(2))      # a_d, a_r
+        self.spike_bias = nn.Parameter(torch.empty(()))
+        # subunit nonlinearities
+        self.transfers = nn.ModuleList()
+        self._transfer_init: list[dict[str, torch.Tensor]] = []
+        if transfer is not None:
+            if len(transfer) != S:
+                raise ValueError(f"transfer needs one (family, params) per subunit ({S}), got {len(transfer)}")
+            opts = dict(input_scale=1.0, output_scale=1.0, center=True, trainable=True)
+            opts.update(transfer_options or {})
+            families = list(dict.fromkeys(f for f, _ in transfer))
+            order = []
+            for fam in families:
+                idx = [s for s, (f, _) in enumerate(transfer) if f == fam]
+                names = list(transfer[idx[0]][1].keys())
+                table = {n: np.array([float(transfer[s][1][n]) for s in idx]) for n in names}
+                ft = FittedTransfer(fam, table, n_units=len(idx), **opts)
+                if opts["center"]:
+                    for name in ("baseline", "offset"):   # cancel in f(z) - f(0): frozen, not counted
+                        if hasattr(ft, name):
+                            getattr(ft, name).requires_grad_(False)
+                self.transfers.append(ft)
+                self._transfer_init.append({n: p.detach().clone() for n, p in ft.named_parameters()})
+                order += idx
+                self.register_buffer(f"_transfer_units_{len(self.transfers) - 1}", torch.tensor(idx))
+            self.register_buffer("_transfer_inverse", torch.argsort(torch.tensor(order)))
+            self.nonlinearity = "transfer:" + "+".join(families)
+        elif nonlinearity == "sigmoid":
+            self.nonlinearity = "sigmoid"
+        else:
+            raise ValueError(f"nonlinearity must be 'sigmoid' (or pass transfer=...), got {nonlinearity!r}")
+        if soma_gain_mV is None:
+            soma_gain_mV = 20.0 if transfer is None else 1.0   # sigmoid outputs lie in (0, 1); fitted ones in mV
+        self._init["soma_gain"] = float(soma_gain_mV)
+        # initial logit slope per unit drive: a drive of ~1 (sigmoid) or ~20 mV (fitted) -> +4
+        self._init["spike_slope"] = 4.0 if transfer is None else 0.2
+        self.reset_parameters()
+
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Kinetics from the constructor, w_i ~ U(0.5, 1.5) seeded by `seed` (default: the model's)."""
+        gen = torch.Generator().manual_seed(20021 + (self.seed if seed is None else int(seed)))
+        i = self._init
+        with torch.no_grad():
+            self.synapse_weight.copy_(torch.rand(self.n_synapses, generator=gen, dtype=torch.float64) + 0.5)
+            self.amplitude.copy_(torch.tensor(i["amp"], dtype=torch.float64)[:, None].expand(-1, self.n_subunits))
+            rise = torch.tensor(i["rise"], dtype=torch.float64)
+            decay = torch.tensor(i["decay"], dtype=torch.float64)
+            self.log_tau_rise.copy_(rise.log())
+            self.log_tau_gap.copy_((decay - rise).log())
+            self.subunit_bias.fill_(i["sigmoid_bias"] if not self.transfers else 0.0)
+            self.coupling.fill_(1.0)
+            self.log_soma_tau.fill_(math.log(i["soma_tau"]))
+            self.soma_gain.fill_(i["soma_gain"])
+            self.v_rest.fill_(i["v_rest"])
+            self.spike_readout.copy_(torch.tensor([i["spike_slope"], 0.0]))
+            self.spike_bias.fill_(_logit(SPIKE_PRIOR))
+            for ft, init in zip(self.transfers, self._transfer_init):
+                for n, p in ft.named_parameters():
+                    p.copy_(init[n])
+
+    # --- pieces (also the inspection API) ---
+    def time_constants_ms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tau_rise, tau_decay) of the kernel components, each (J,), ms."""
+        tr = self.log_tau_rise.exp()
+        return tr, tr + self.log_tau_gap.exp()
+
+    def _peaks(self) -> torch.Tensor:
+        """Continuous-time peak of exp(-t/td) - exp(-t/tr), at t = tr td ln(td/tr) / (td - tr): (J,)."""
+        tr, td = self.time_constants_ms()
+        t_peak = tr * td / (td - tr) * torch.log(td / tr)
+        return torch.exp(-t_peak / td) - torch.exp(-t_peak / tr)
+
+    def component_kernels(self, n_steps: int) -> torch.Tensor:
+        """Peak-normalised difference-of-exponentials kernels sampled at n dt: (J, n_steps)."""
+        tr, td = self.time_constants_ms()
+        diff = decay_kernel(td, n_steps, self.dt_ms) - decay_kernel(tr, n_steps, self.dt_ms)
+        return diff / self._peaks()[:, None]
+
+    def synaptic_kernels(self, n_steps: int) -> torch.Tensor:
+        """Kernel of class c onto subunit s per unit weight, sum_j A[j, s] k_j: (C, S, n_steps)."""
+        onehot = F.one_hot(self.component_class, self.n_classes).to(self.amplitude.dtype)   # (J, C)
+        return torch.einsum("jc,js,jt->cst", onehot, self.amplitude, self.component_kernels(n_steps))
+
+    def soma_kernel(self, n_steps: int) -> torch.Tensor:
+        """k_soma(n) = (1 - e^{-dt/tau}) e^{-n dt/tau} (unit area, so gain is in mV per unit drive)."""
+        tau = self.log_soma_tau.exp()
+        return -torch.expm1(-self.dt_ms / tau) * decay_kernel(tau, n_steps, self.dt_ms)
+
+    def _class_subunit_input(self, x: torch.Tensor) -> torch.Tensor:
+        """u[b, t, c*S + s] = sum over synapses of class c in subunit s of w_i x_i: (B, T, C*S)."""
+        w = self.synapse_weight
+        W = w.new_zeros(self.n_synapses, self.n_classes * self.n_subunits)
+        W = W.index_put((torch.arange(self.n_synapses, device=w.device), self._channel), w)
+        return x.to(w.dtype) @ W
+
+    def _dendritic_drive(self, x: torch.Tensor) -> torch.Tensor:
+        """Filtered synaptic input of each subunit (without bias and children): (B, T, S)."""
+        B, T, _ = x.shape
+        C, S = self.n_classes, self.n_subunits
+        u = self._class_subunit_input(x)                                  # (B, T, C*S)
+        if self.filter_method == "fft":
+            K = self.synaptic_kernels(T).reshape(C * S, T)
+            return causal_fft_conv(u, K).reshape(B, T, C, S).sum(2)
+        # recursion: rise and decay exponentials of each component, on its class's channels
+        uj = u.reshape(B, T, C, S)[:, :, self.component_class]           # (B, T, J, S)
+        tr, td = self.time_constants_ms()
+        decays = torch.exp(-self.dt_ms / torch.stack([td, tr], 1))        # (J, 2)
+        y = exp_filter_recursive(uj.unsqueeze(3).expand(-1, -1, -1, 2, -1), decays[:, :, None])
+        diff = y[:, :, :, 0] - y[:, :, :, 1]                              # (B, T, J, S)
+        return torch.einsum("btjs,js->bts", diff, self.amplitude / self._peaks()[:, None])
+
+    def subunit_nonlinearity(self, z: torch.Tensor) -> torch.Tensor:
+        """g_s applied to z (..., S) (subunits on the last axis)."""
+        if not self.transfers:
+            return torch.sigmoid(z)
+        parts = [ft(z[..., getattr(self, f"_transfer_units_{k}")]) for k, ft in enumerate(self.transfers)]
+        return torch.cat(parts, -1)[..., self._transfer_inverse]
+
+    def subunit_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, y): subunit inputs and outputs, each (B, T, S)."""
+        S = self.n_subunits
+        base = self._dendritic_drive(x) + self.subunit_bias
+        P = base.new_zeros(S, S).index_put((self.child_index, self.subunit_parent[self.child_index]),
+                                           self.coupling)                  # child -> parent couplings
+        y = base.new_zeros(base.shape)
+        z = base
+        for level in range(self.max_depth, -1, -1):   # leaves first
+            z = base + y @ P       # children (deeper levels) are final when their parent is computed
+            y = torch.where(self.subunit_depth == level, self.subunit_nonlinearity(z), y)
+        return z, y
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, y = self.subunit_outputs(x)
+        r = y[..., self.root_index].sum(-1, keepdim=True)               # (B, T, 1)
+        tau = self.log_soma_tau.exp()
+        if self.filter_method == "fft":
+            d = causal_fft_conv(r, self.soma_kernel(x.shape[1])[None])
+        else:
+            d = exp_filter_recursive(-torch.expm1(-self.dt_ms / tau) * r, torch.exp(-self.dt_ms / tau))
+        d, r = d[..., 0], r[..., 0]
+        v = self.v_rest + self.soma_gain * d
+        logit = self.spike_readout[0] * d + self.spike_readout[1] * r + self.spike_bias
+        return v, logit
+
+    # --- inspection ---
+    @torch.no_grad()
+    def kernels(self, duration_ms: float = 200.0) -> dict[str, np.ndarray]:
+        """Arrays over time: 't_ms' (n,), 'components' (J, n), 'synaptic' (C, S, n), 'soma' (n,)."""
+        n = int(round(duration_ms / self.dt_ms))
+        return {"t_ms": np.arange(n) * self.dt_ms, "components": self.component_kernels(n).cpu().numpy(),
+                "synaptic": self.synaptic_kernels(n).cpu().numpy(), "soma": self.soma_kernel(n).cpu().numpy()}
+
+    @torch.no_grad()
+    def subunit_curves(self, z) -> np.ndarray:
+        """g_s(z) for every subunit on a grid of subunit inputs z (n,): (n, S)."""
+        zt = torch.as_tensor(np.asarray(z, dtype=float), dtype=self.amplitude.dtype,
+                             device=self.amplitude.device)
+        return self.subunit_nonlinearity(zt[:, None].expand(-1, self.n_subunits)).cpu().numpy()
+
+    @torch.no_grad()
+    def coupling_weights(self) -> np.ndarray:
+        """(S,) weight from each subunit to its parent; subunits on the soma: the somatic gain (mV)."""
+        c = torch.full((self.n_subunits,), float(self.soma_gain), dtype=torch.float64)
+        c[self.child_index.cpu()] = self.coupling.detach().cpu().double()
+        return c.numpy()
+
+    def extra_repr(self) -> str:
+        return (f"n_synapses={self.n_synapses}, n_subunits={self.n_subunits}, n_classes={self.n_classes}, "
+                f"n_components={self.n_components}, nonlinearity={self.nonlinearity!r}, dt_ms={self.dt_ms}, "
+                f"filter_method={self.filter_method!r}, seed={self.seed}")
+
+
+class PointLN(HierarchicalLN):
+    """The point-neuron LN baseline: `HierarchicalLN` with one subunit holding every synapse.
+    Trainable parameters: n_synapses + 3 J + 1 + 6 (1016 at 1000 synapses, 3 components)."""
+
+    def __init__(self, synapse_class, kinetics, **kwargs):
+        n = len(torch.as_tensor(synapse_class).reshape(-1))
+        super().__init__(synapse_class, torch.zeros(n, dtype=torch.int64), torch.tensor([-1]), kinetics, **kwargs)
