@@ -3,6 +3,7 @@ corrupted one is refused (Fletcher-32 checksums) instead of read silently."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import xarray as xr
 
@@ -29,27 +30,35 @@ def with_checksums(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path in the target's folder to write to; on success it replaces `path`
+    (`os.replace`, atomic), on failure it is removed: a reader never sees a half file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def write_netcdf_atomic(ds: xr.Dataset | xr.DataTree, path: str | os.PathLike) -> None:
     """Write netCDF (h5netcdf) to a temporary file in the target's folder, then `os.replace`.
 
     `ds` is a Dataset or a DataTree (one netCDF group per node). Every variable that HDF5
     allows (arrays of numbers, booleans, times) carries a Fletcher-32 checksum; `read_netcdf`
     refuses a file whose data fail it."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
     if isinstance(ds, xr.DataTree):
         ds = xr.DataTree.from_dict({node.path: with_checksums(node.to_dataset(inherit=False))
                                     for node in ds.subtree})
     else:
         ds = with_checksums(ds)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def check_output(path: str | os.PathLike, overwrite: bool, option: str = "-o") -> None:

@@ -27,7 +27,7 @@ from cells.recipe import CellRecipe
 from dendritic_errors import InputError
 
 # Every characterization protocol (bridge.characterize); a type lists those it supports.
-ALL_PROTOCOLS = ("passive", "integration", "timing", "bap", "bac", "fi", "patterns")
+ALL_PROTOCOLS = ("passive", "integration", "timing", "bap", "bac", "fi", "patterns", "cluster_dispersion", "invivo")
 # Every validation protocol (cells.validation); a type's plan is a subset, in order.
 VALIDATION_PROTOCOLS = ("passive", "fi", "bap", "bac", "attenuation", "nmda_basal", "oblique")
 

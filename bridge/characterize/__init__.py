@@ -18,8 +18,8 @@ import os
 import sys
 import time
 
-from bridge.characterize.protocols import (CONDITIONS, DEFAULT_BRANCHES, PLACEMENTS, PROTOCOLS, Context,
-                                           Settings, default_protocols)
+from bridge.characterize.protocols import (CONDITIONS, DEFAULT_BRANCHES, INVIVO_CONDITIONS, LONG_PROTOCOLS,
+                                           PLACEMENTS, PROTOCOLS, Context, Settings, default_protocols)
 from dendritic_errors import InputError
 
 __all__ = ["CONDITIONS", "DEFAULT_BRANCHES", "PLACEMENTS", "PROTOCOLS", "Settings", "characterize",
@@ -35,15 +35,20 @@ def _version(dist: str) -> str:
 
 
 def parse_protocols(spec, cell: str) -> tuple[str, ...]:
-    if spec is None or spec == "all" or spec == ["all"]:
-        return default_protocols(cell)
+    """Protocol names -> canonical tuple. "standard" (the default): every protocol the cell
+    type supports except the long whole-cell drives (`LONG_PROTOCOLS`: cluster_dispersion,
+    invivo, tens of minutes each); "all": every protocol it supports."""
+    if spec is None:
+        spec = "standard"
     names = [p.strip() for p in (spec.split(",") if isinstance(spec, str) else spec) if p.strip()]
     if "all" in names:
         return default_protocols(cell)
+    if "standard" in names:
+        return tuple(p for p in default_protocols(cell) if p not in LONG_PROTOCOLS)
     unknown = [p for p in names if p not in PROTOCOLS]
     if unknown or not names:
         raise InputError(f"unknown protocol(s) {', '.join(unknown) or '(none given)'}: choose from "
-                         f"{', '.join(PROTOCOLS)} or all")
+                         f"{', '.join(PROTOCOLS)}, standard or all")
     supported = default_protocols(cell)
     unsupported = [p for p in names if p not in supported]
     if unsupported:
@@ -57,6 +62,19 @@ def _check_settings(s: Settings) -> None:
         raise InputError(f"--synapses must be >= 1, got {s.n_synapses}")
     if s.n_patterns < 2:
         raise InputError(f"--patterns must be >= 2, got {s.n_patterns}")
+    if s.dispersion_placements < 1:
+        raise InputError(f"--dispersion-placements must be >= 1, got {s.dispersion_placements}")
+    if s.invivo_simulations < 1 or not s.invivo_duration_ms >= 10:
+        raise InputError(f"--invivo-sims must be >= 1 and --invivo-ms >= 10, got {s.invivo_simulations} and "
+                         f"{s.invivo_duration_ms:g}")
+    bad = [c for c in s.invivo_conditions if c not in INVIVO_CONDITIONS]
+    if bad or not s.invivo_conditions:
+        raise InputError(f"unknown invivo condition(s) {', '.join(bad) or '(none given)'}: choose from "
+                         f"{', '.join(INVIVO_CONDITIONS)}")
+    if not s.dispersion_duration_ms > 0:
+        raise InputError(f"--dispersion-ms must be > 0, got {s.dispersion_duration_ms}")
+    if not s.dispersion_weight_scale > 0:
+        raise InputError(f"--dispersion-weight-scale must be > 0, got {s.dispersion_weight_scale}")
     bad = [c for c in s.conditions if c not in CONDITIONS]
     if bad or not s.conditions:
         raise InputError(f"unknown condition(s) {', '.join(bad) or '(none given)'}: choose from {', '.join(CONDITIONS)}")
@@ -65,7 +83,7 @@ def _check_settings(s: Settings) -> None:
         raise InputError(f"unknown placement(s) {', '.join(bad) or '(none given)'}: choose from {', '.join(PLACEMENTS)}")
 
 
-def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="all",
+def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="standard",
             settings: Settings | None = None, dt_ms: float = 0.025):
     """Check the inputs and plan the run: returns (Context, tasks). No simulation, no files."""
     from bridge.characterize.protocols import plan
@@ -134,7 +152,7 @@ def _after_failure(store, existed: bool, keys: set, err: BaseException) -> None:
         pass
 
 
-def characterize(cell: str, output, morphology=None, simulator: str = "neuron", protocols="all",
+def characterize(cell: str, output, morphology=None, simulator: str = "neuron", protocols="standard",
                  settings: Settings | None = None, dt_ms: float = 0.025, workers: int | None = None,
                  scheduler: str | None = None, progress: bool = True, say=None) -> dict:
     """Run the protocols and write `output` (netCDF, one group per protocol).

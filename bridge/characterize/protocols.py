@@ -23,6 +23,16 @@ Protocols
     patterns     random drive patterns over a set of basal/oblique branches (Poirazi, Brannon
                  & Mel 2003): a total T of active synapses spread over k branches, from
                  concentrated (k = 1) to dispersed (k = all); see `_patterns_layout`
+    cluster_dispersion
+                 Poirazi, Brannon & Mel 2003's experiment: a fixed total of synapses in
+                 clusters on terminal branches, dispersed one cluster at a time, driven
+                 asynchronously at 50 Hz for 600 ms; the output is the somatic firing rate;
+                 plus each branch's own response to n clustered synapses (its subunit
+                 function); see `_dispersion_layout`
+    invivo       in-vivo-like drive of the whole tree (Beniaguev, Segev & London 2021):
+                 Poisson inputs with piecewise-constant, branch-clustered rates on one
+                 excitatory and one inhibitory synapse per compartment; somatic voltage at
+                 1 ms and spike times; control and AMPA-only; see `bridge.characterize.invivo`
 """
 from __future__ import annotations
 
@@ -44,6 +54,7 @@ from dendritic_errors import InputError
 from cells.mechanisms import sodium_mechanisms
 
 PROTOCOLS = ALL_PROTOCOLS        # every protocol; a cell type lists those it supports (cells.types)
+LONG_PROTOCOLS = ("cluster_dispersion", "invivo")   # whole-cell drives of tens of minutes: only when named or "all"
 CONDITIONS = ("control", "nmda_block", "na_block")
 PLACEMENTS = ("clustered", "distributed")
 DEFAULT_BRANCHES = 3
@@ -86,6 +97,29 @@ class Settings:
     pattern_max_distance_um: float = 300.0
     pattern_batch: int = 20
     test_fraction: float = 0.2
+    # cluster_dispersion (Poirazi, Brannon & Mel 2003): (cluster size, number of clusters)
+    dispersion_configs: tuple = ((8, 4), (4, 8), (5, 7), (7, 5), (6, 6), (8, 5), (4, 10))
+    dispersion_placements: int = 10         # random placements per configuration (P03: 10)
+    dispersion_branches: int = 16           # terminal basal/oblique branches that receive input
+    dispersion_rate_hz: float = 50.0        # asynchronous (Poisson) drive of every synapse
+    dispersion_duration_ms: float = 600.0
+    dispersion_weight_scale: float = 0.5    # x the recipe's peak conductances (see _dispersion_layout)
+    dispersion_inhibitory: int = 8          # GABA-A synapses over the dendritic tree, at the same rate
+    dispersion_background_hz: float = 0.0   # optional background (P03's 5 Hz) ...
+    dispersion_background_synapses: int = 100   # ... on this many excitatory synapses over the tree
+    dispersion_curve_counts: tuple = (1, 2, 4, 6, 8, 10, 12)   # n per branch for the subunit curves
+    dispersion_batch: int = 8
+    # invivo (Beniaguev, Segev & London 2021; bridge.characterize.invivo)
+    invivo_simulations: int = 32
+    invivo_duration_ms: float = 2000.0
+    invivo_conditions: tuple = ("control", "ampa_only")
+    invivo_exc_rate_hz: tuple = (0.5, 3.0)     # per excitatory synapse, before the branch gain
+    invivo_inh_rate_hz: tuple = (1.0, 6.0)     # per inhibitory synapse
+    invivo_segment_ms: tuple = (25.0, 450.0)   # stretches of constant rate (BSL)
+    invivo_smooth_ms: float = 20.0             # Gaussian smoothing of the profiles
+    invivo_burst_fraction: float = 0.1         # stretches in which a branch bursts ...
+    invivo_burst_factor: float = 4.0           # ... at this gain
+    invivo_ampa_only_factor: float = 2.0       # AMPA-only condition: NMDA 0, AMPA x this
 
 
 def rng(seed: int, *names) -> np.random.Generator:
@@ -574,7 +608,7 @@ def _patterns_layout(ctx) -> dict:
     split = np.full(s.n_patterns, "train", dtype=object)
     split[perm[: int(round(s.test_fraction * s.n_patterns))]] = "test"
     lay = {"branches": branches, "sites": sites, "rec": rec, "n_active": n_active, "total": total,
-           "targets": targets, "active": active, "times": times, "split": split}
+           "targets": targets, "active": active, "times": times, "split": split, "table": table}
     ctx.cache["patterns"] = lay
     return lay
 
@@ -591,8 +625,23 @@ def _pattern_tasks(ctx):
     return tasks
 
 
+def _pattern_curve_tasks(ctx, b: int) -> tuple[Task, Task]:
+    """Branch b's own subunit curve: its cluster's synapses alone (unitary), then the first
+    n together for n = 1..N (cumulative), at the patterns' jitter and window; control."""
+    s, lay = ctx.settings, _patterns_layout(ctx)
+    sites = [lay["sites"][i] for i in lay["table"][b]]
+    n = len(sites)
+    jit = rng(s.seed, "patterns", "curve", b).uniform(0.0, s.pattern_jitter_ms, n)
+    common = dict(rec_branch=b, rec_x=dict(lay["rec"])[b], sites=sites, condition="control",
+                  times_ms=[float(round(T0_MS + j, 6)) for j in jit], window_ms=s.pattern_window_ms)
+    return (Task.make("patterns", "unitary", n, n * (T0_MS + s.pattern_window_ms), **common),
+            Task.make("patterns", "cumulative", n, n * (T0_MS + s.pattern_window_ms),
+                      n_values=list(range(1, n + 1)), **common))
+
+
 def plan_patterns(ctx: Context) -> list[Task]:
-    return _pattern_tasks(ctx)
+    curves = [t for b in _patterns_layout(ctx)["branches"] for t in _pattern_curve_tasks(ctx, b)]
+    return _pattern_tasks(ctx) + curves
 
 
 def assemble_patterns(ctx: Context, results) -> xr.Dataset:
@@ -613,8 +662,18 @@ def assemble_patterns(ctx: Context, results) -> xr.Dataset:
         "n_target_branches": (("pattern",), lay["targets"]),
         "n_branches_active": (("pattern",), (lay["n_active"] > 0).sum(1).astype(np.int64)),
     }
+    # each branch's own subunit curve (its cluster alone), padded with NaN to the longest
+    n_max = max(len(lay["table"][b]) for b in B)
+    unit, meas = np.full((len(B), n_max), np.nan), np.full((len(B), n_max), np.nan)
+    for i, b in enumerate(B):
+        u_task, c_task = _pattern_curve_tasks(ctx, b)
+        u, c = results[u_task]["local"], results[c_task]["local"]
+        unit[i, : u.size], meas[i, : c.size] = u, c
+    data["curve_unitary_local_mV"] = (("branch", "curve_n"), unit)
+    data["curve_expected_local_mV"] = (("branch", "curve_n"), np.cumsum(unit, axis=1))
+    data["curve_measured_local_mV"] = (("branch", "curve_n"), meas)
     coords = {**_branch_coords(ctx, B, rec_x), "pattern": ("pattern", np.arange(s.n_patterns, dtype=np.int64)),
-              "split": ("pattern", lay["split"])}
+              "split": ("pattern", lay["split"]), "curve_n": ("curve_n", np.arange(1, n_max + 1, dtype=np.int64))}
     attrs = _params(s, "n_patterns", "pattern_branches", "pattern_synapses", "pattern_total_max", "pattern_jitter_ms",
                     "pattern_window_ms", "pattern_max_distance_um", "test_fraction", "cluster_span_um")
     attrs.update({"param_t0_ms": T0_MS,
@@ -624,7 +683,293 @@ def assemble_patterns(ctx: Context, results) -> xr.Dataset:
                                  "(multinomial, capped at pattern_synapses per branch, the excess moved to target "
                                  "branches with room); the first n_active synapses of each branch's cluster "
                                  "(centre-out order) fire once at t0 + U(0, jitter); split: seeded permutation, "
-                                 "test_fraction test"})
+                                 "test_fraction test. Subunit curves: each branch's cluster alone, every synapse "
+                                 "by itself (unitary) and the first n together (measured), control"})
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+# =============================================================================== cluster dispersion
+DEAD_TIME_MS = 1.0    # minimum interval of a synapse's train (refractoriness; one event per step)
+
+
+def poisson_train(r: np.random.Generator, rate_hz: float, start_ms: float, dur_ms: float) -> list[float]:
+    """A Poisson train with a dead time (intervals DEAD_TIME_MS + exponential), mean rate
+    `rate_hz`, in [start, start + dur); the first spike at a random phase."""
+    if rate_hz <= 0:
+        return []
+    mean_isi = 1000.0 / rate_hz
+    n = int(dur_ms / mean_isi * 2 + 10)
+    isi = DEAD_TIME_MS + r.exponential(max(mean_isi - DEAD_TIME_MS, 1e-9), n)
+    t = start_ms + r.uniform(0.0, mean_isi) + np.concatenate([[0.0], np.cumsum(isi[1:])])
+    return [float(round(v, 4)) for v in t[t < start_ms + dur_ms]]
+
+
+def _terminal_branches(ctx, max_distance_um: float) -> list[int]:
+    """Terminal basal/oblique branches >= 20 um long within `max_distance_um` (the thin
+    terminal dendrites P03 identify as subunits); all such branches when none is terminal."""
+    morph = ctx.morphology
+    near = [b for b in morph.of_type(("basal", "oblique")) if b.path_distance_at(0.5) <= max_distance_um]
+    cands = [b.id for b in near if not morph.children(b.id) and b.length_um >= 20.0]
+    return cands or [b.id for b in near] or [b.id for b in morph.of_type(("basal", "oblique"))]
+
+
+def _dispersion_layout(ctx) -> dict:
+    """The `cluster_dispersion` drive, after Poirazi, Brannon & Mel 2003 (Neuron 37:989).
+
+    `dispersion_branches` terminal basal/oblique branches (seeded choice) receive the input.
+    Configuration (size s, clusters m), placement p: m distinct branches each get a cluster of
+    s synapses (centre-out within `cluster_span_um`); at dispersion level d = 0..m the first
+    d clusters are dispersed: their synapses move, one each, to random positions on random
+    input branches (drawn once per placement, so level d + 1 extends level d), while the
+    total s x m stays fixed. Every excitatory synapse (AMPA + NMDA) fires a Poisson train
+    (dead time 1 ms) at `dispersion_rate_hz` for `dispersion_duration_ms`, with the
+    recipe's conductances x `dispersion_weight_scale`; `dispersion_inhibitory` GABA-A
+    synapses distributed over the dendritic tree fire at the same rate, and optionally
+    `dispersion_background_synapses` excitatory synapses over the tree at
+    `dispersion_background_hz`. The weight scale (0.5 by default) is this project's choice:
+    with the full weights the built-in ca1 fired ~50 Hz for concentrated and dispersed input
+    alike (saturated), with 0.3 it hardly fired at all.
+
+    Subunit curves: each input branch alone, n = `dispersion_curve_counts` clustered
+    synapses with the same drive (no inhibition, no background; nested: the n synapses and
+    their trains are the first n of the largest count, so the curve differs only by the
+    added synapses): time-averaged local and somatic depolarisation and somatic rate, the
+    branch's own transfer function.
+
+    Every random draw has its own stream rng(seed, "cluster_dispersion", ...); split: a
+    seeded permutation of the runs, `test_fraction` held out."""
+    if "cluster_dispersion" in ctx.cache:
+        return ctx.cache["cluster_dispersion"]
+    s, morph = ctx.settings, ctx.morphology
+    cands = _terminal_branches(ctx, s.pattern_max_distance_um)
+    need = max(m for _, m in s.dispersion_configs)
+    if len(cands) < need:
+        raise InputError(f"cluster_dispersion: {morph.name} has {len(cands)} terminal basal/oblique branches within "
+                         f"{s.pattern_max_distance_um:g} um; the configurations need {need} (one per cluster)")
+    k = min(max(s.dispersion_branches, need), len(cands))
+    branches = sorted(int(b) for b in rng(s.seed, "cluster_dispersion", "branches").choice(cands, size=k, replace=False))
+    centre, cluster = {}, {}
+    smax = max(max(sz for sz, _ in s.dispersion_configs), max(s.dispersion_curve_counts))
+    for b in branches:
+        sites, centre[b] = clustered_sites(morph, b, smax, s.cluster_span_um)
+        cluster[b] = sites                       # centre-out: the first s are a cluster of s
+    start, dur, rate = T0_MS, s.dispersion_duration_ms, s.dispersion_rate_hz
+    runs, rows = [], []
+    for (size, count) in s.dispersion_configs:
+        for p in range(s.dispersion_placements):
+            r = rng(s.seed, "cluster_dispersion", size, count, p)
+            on = [int(b) for b in r.choice(branches, size=count, replace=False)]
+            moved = [[(int(branches[j]), float(round(x, 6))) for j, x in
+                      zip(r.integers(0, k, size), r.uniform(0.05, 0.95, size))] for _ in range(count)]
+            inh = distributed_sites(morph, s.dispersion_inhibitory, r)
+            bg = distributed_sites(morph, s.dispersion_background_synapses, r) if s.dispersion_background_hz > 0 else []
+            for d in range(count + 1):
+                exc = [site for c in range(d) for site in moved[c]] + \
+                      [site for b in on[d:] for site in cluster[b][:size]]
+                rt = rng(s.seed, "cluster_dispersion", size, count, p, d, "trains")
+                drives = [(exc, ("ampa", "nmda"), [poisson_train(rt, rate, start, dur) for _ in exc]),
+                          (inh, ("gabaa",), [poisson_train(rt, rate, start, dur) for _ in inh]),
+                          (bg, ("ampa", "nmda"), [poisson_train(rt, s.dispersion_background_hz, start, dur) for _ in bg])]
+                runs.append(drives)
+                counts = np.zeros(k, np.int64)
+                for b, _x in exc:
+                    counts[branches.index(b)] += 1
+                rows.append((size, count, p, d, counts))
+    curves = []
+    for b in branches:
+        rt = rng(s.seed, "cluster_dispersion", "curve", b)
+        trains = [poisson_train(rt, rate, start, dur) for _ in range(max(s.dispersion_curve_counts))]
+        for n in s.dispersion_curve_counts:      # nested: n synapses are the first n, with their trains
+            curves.append([(cluster[b][:n], ("ampa", "nmda"), trains[:n])])
+    perm = rng(s.seed, "cluster_dispersion", "split").permutation(len(runs))
+    split = np.full(len(runs), "train", dtype=object)
+    split[perm[: int(round(s.test_fraction * len(runs)))]] = "test"
+    lay = {"branches": branches, "rec": [(b, centre[b]) for b in branches], "runs": runs, "curves": curves,
+           "rows": rows, "split": split}
+    ctx.cache["cluster_dispersion"] = lay
+    return lay
+
+
+def _drive_tasks(ctx, what: str) -> list[Task]:
+    s, lay = ctx.settings, _dispersion_layout(ctx)
+    runs = lay[what]
+    tasks = []
+    for first in range(0, len(runs), s.dispersion_batch):
+        batch = runs[first: first + s.dispersion_batch]
+        tasks.append(Task.make("cluster_dispersion", "drive", len(batch),
+                               len(batch) * (T0_MS + s.dispersion_duration_ms), first=first, what=what,
+                               runs=[[(sites, kinds, trains, s.dispersion_weight_scale) for sites, kinds, trains in run]
+                                     for run in batch],
+                               rec_sites=lay["rec"], start_ms=T0_MS, end_ms=T0_MS + s.dispersion_duration_ms))
+    return tasks
+
+
+def plan_cluster_dispersion(ctx: Context) -> list[Task]:
+    return _drive_tasks(ctx, "runs") + _drive_tasks(ctx, "curves")
+
+
+def assemble_cluster_dispersion(ctx: Context, results) -> xr.Dataset:
+    s, lay = ctx.settings, _dispersion_layout(ctx)
+
+    def gather(what):
+        rs = [results[t] for t in _drive_tasks(ctx, what)]
+        return {k: np.concatenate([r[k] for r in rs]) for k in rs[0]}
+
+    runs, curves = gather("runs"), gather("curves")
+    B, nc = lay["branches"], len(s.dispersion_curve_counts)
+    rows = lay["rows"]
+    counts = np.stack([row[4] for row in rows])
+    col = lambda j: np.array([row[j] for row in rows], np.int64)   # noqa: E731
+    cshape = (len(B), nc)
+    data = {
+        "n_active": (("run", "branch"), counts),
+        "soma_rate_hz": (("run",), runs["soma_rate_hz"].astype(float)),
+        "soma_spikes": (("run",), runs["soma_spikes"].astype(np.int64)),
+        "soma_mean_mV": (("run",), runs["soma_mean_mV"].astype(float)),
+        "local_mean_mV": (("run", "branch"), runs["local_mean_mV"].astype(float)),
+        "cluster_size": (("run",), col(0)),
+        "n_clusters": (("run",), col(1)),
+        "placement_index": (("run",), col(2)),
+        "n_dispersed": (("run",), col(3)),
+        "total_synapses": (("run",), counts.sum(1).astype(np.int64)),
+        "curve_local_mean_mV": (("branch", "curve_n"), curves["local_mean_mV"][np.arange(len(B) * nc), np.repeat(np.arange(len(B)), nc)].reshape(cshape)),
+        "curve_soma_mean_mV": (("branch", "curve_n"), curves["soma_mean_mV"].reshape(cshape)),
+        "curve_soma_rate_hz": (("branch", "curve_n"), curves["soma_rate_hz"].reshape(cshape)),
+    }
+    coords = {**_branch_coords(ctx, B, dict(lay["rec"])), "run": ("run", np.arange(len(rows), dtype=np.int64)),
+              "split": ("run", lay["split"]),
+              "curve_n": ("curve_n", np.asarray(s.dispersion_curve_counts, np.int64))}
+    attrs = _params(s, "dispersion_configs", "dispersion_placements", "dispersion_branches", "dispersion_rate_hz",
+                    "dispersion_duration_ms", "dispersion_weight_scale", "dispersion_inhibitory",
+                    "dispersion_background_hz", "dispersion_background_synapses", "dispersion_curve_counts",
+                    "pattern_max_distance_um", "cluster_span_um", "test_fraction")
+    attrs["param_dispersion_configs"] = ",".join(f"{a}x{b}" for a, b in s.dispersion_configs)
+    attrs.update({"param_t0_ms": T0_MS, "param_dead_time_ms": DEAD_TIME_MS,
+                  "description": _dispersion_layout.__doc__.split("\n\n")[1].replace("\n", " ").strip()})
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+# =============================================================================== invivo
+INVIVO_CONDITIONS = ("control", "ampa_only")
+
+
+def _invivo_factors(s: Settings, condition: str) -> dict:
+    return {} if condition == "control" else {"nmda": 0.0, "ampa": s.invivo_ampa_only_factor}
+
+
+def _invivo_layout(ctx) -> dict:
+    """Synapses, rates and events of every simulation (bridge.characterize.invivo); each
+    simulation from its own generator rng(seed, "invivo", sim), shared by the conditions."""
+    if "invivo" in ctx.cache:
+        return ctx.cache["invivo"]
+    from bridge.characterize import invivo as IV
+
+    s, morph = ctx.settings, ctx.morphology
+    table = IV.synapse_table(morph, ctx.recipe)
+    branches = sorted(set(int(b) for b in table["branch"]))
+    gain_row = np.searchsorted(branches, table["branch"])
+    n_bins = int(round(s.invivo_duration_ms / IV.BIN_MS))
+    sims = []
+    for k in range(s.invivo_simulations):
+        r = rng(s.seed, "invivo", k)
+        exc, inh, gain = IV.draw_rates(r, n_bins, len(branches), exc_rate_hz=s.invivo_exc_rate_hz,
+                                       inh_rate_hz=s.invivo_inh_rate_hz, segment_ms=s.invivo_segment_ms,
+                                       smooth_ms=s.invivo_smooth_ms, burst_fraction=s.invivo_burst_fraction,
+                                       burst_factor=s.invivo_burst_factor)
+        rates = np.where((table["cls"] == IV.EXC)[:, None], exc[None, :] * gain[gain_row], inh[None, :])
+        syn, t = IV.draw_events(r, rates)
+        sims.append({"syn": syn, "t": t, "exc_rate": exc.astype(np.float32), "inh_rate": inh.astype(np.float32)})
+    record = [] if morph.main_bifurcation_id is None else [(int(morph.main_bifurcation_id), 1.0)]
+    lay = {"table": table, "sims": sims, "record": record}
+    ctx.cache["invivo"] = lay
+    return lay
+
+
+def _invivo_task(ctx, k: int, condition: str) -> Task:
+    from bridge.characterize import invivo as IV
+
+    s, lay = ctx.settings, _invivo_layout(ctx)
+    tab, sim = lay["table"], lay["sims"][k]
+    trains = IV.trains_of(tab["branch"].size, sim["syn"], sim["t"], 0.0)
+    sites = [(int(b), float(x)) for b, x in zip(tab["branch"], tab["x"])]
+    exc = tab["cls"] == IV.EXC
+    drives = [([st for st, e in zip(sites, exc) if e], ("ampa", "nmda"), [tr for tr, e in zip(trains, exc) if e], 1.0),
+              ([st for st, e in zip(sites, exc) if not e], ("gabaa",), [tr for tr, e in zip(trains, exc) if not e], 1.0)]
+    return Task.make("invivo", "invivo", 1, s.invivo_duration_ms, sim=k, condition=condition, drives=drives,
+                     weight_factors=sorted(_invivo_factors(s, condition).items()), rec_sites=lay["record"],
+                     tstop_ms=s.invivo_duration_ms, sample_ms=IV.BIN_MS)
+
+
+def plan_invivo(ctx: Context) -> list[Task]:
+    s = ctx.settings
+    return [_invivo_task(ctx, k, c) for c in s.invivo_conditions for k in range(s.invivo_simulations)]
+
+
+def assemble_invivo(ctx: Context, results) -> xr.Dataset:
+    from bridge.characterize import invivo as IV
+
+    s, lay = ctx.settings, _invivo_layout(ctx)
+    C, N = list(s.invivo_conditions), s.invivo_simulations
+    n_t = int(round(s.invivo_duration_ms / IV.BIN_MS))
+    soma = np.empty((len(C), N, n_t), np.float32)
+    nexus = np.empty((len(C), N, n_t), np.float32) if lay["record"] else None
+    sp_c, sp_s, sp_t = [], [], []
+    for i, c in enumerate(C):
+        for k in range(N):
+            r = results[_invivo_task(ctx, k, c)]
+            soma[i, k] = r["soma_mV"]
+            if nexus is not None:
+                nexus[i, k] = r["sites_mV"][0]
+            t = np.asarray(r["spike_times_ms"], float)
+            sp_c.append(np.full(t.size, i, np.int64))
+            sp_s.append(np.full(t.size, k, np.int64))
+            sp_t.append(t)
+    sp_c, sp_s, sp_t = (np.concatenate(v) if v else np.zeros(0) for v in (sp_c, sp_s, sp_t))
+    counts = np.zeros((len(C), N), np.int64)
+    np.add.at(counts, (sp_c.astype(np.int64), sp_s.astype(np.int64)), 1)
+    tab = lay["table"]
+    ev_n = np.array([sim["syn"].size for sim in lay["sims"]], np.int64)
+    data = {
+        "soma_mV": (("condition", "sim", "time_ms"), soma),
+        "soma_spike_count": (("condition", "sim"), counts),
+        "spike_condition": (("spike",), sp_c.astype(np.int64)),
+        "spike_sim": (("spike",), sp_s.astype(np.int64)),
+        "spike_time_ms": (("spike",), sp_t.astype(float)),
+        "synapse_branch": (("synapse",), tab["branch"]),
+        "synapse_x": (("synapse",), tab["x"]),
+        "synapse_class": (("synapse",), tab["cls"].astype(np.int64)),
+        "synapse_branch_type": (("synapse",), np.array([ctx.btype(int(b)) for b in tab["branch"]], dtype=object)),
+        "synapse_path_distance_um": (("synapse",), np.array([ctx.distance(int(b), x) for b, x in zip(tab["branch"], tab["x"])])),
+        "event_synapse": (("event",), np.concatenate([sim["syn"] for sim in lay["sims"]]).astype(np.int32)),
+        "event_time_ms": (("event",), np.concatenate([sim["t"] for sim in lay["sims"]]).astype(np.float32)),
+        "sim_event_start": (("sim",), np.concatenate([[0], np.cumsum(ev_n)[:-1]]).astype(np.int64)),
+        "sim_event_count": (("sim",), ev_n),
+        "exc_rate_hz": (("sim", "time_ms"), np.stack([sim["exc_rate"] for sim in lay["sims"]])),
+        "inh_rate_hz": (("sim", "time_ms"), np.stack([sim["inh_rate"] for sim in lay["sims"]])),
+    }
+    if nexus is not None:
+        data["nexus_mV"] = (("condition", "sim", "time_ms"), nexus)
+    # the tree the synapses sit on, for models that group synapses by branch (hLN subunits)
+    tree_ids = sorted(set(int(b) for b in tab["branch"]))
+    data["branch_parent"] = (("branch",), np.array([ctx.morphology.branches[b].parent_id or 0 for b in tree_ids],
+                                                   np.int64))
+    data["branch_type"] = (("branch",), np.array([ctx.btype(b) for b in tree_ids], dtype=object))
+    coords = {"condition": ("condition", np.array(C, dtype=object)),
+              "sim": ("sim", np.arange(N, dtype=np.int64)),
+              "time_ms": ("time_ms", np.arange(n_t, dtype=float) * IV.BIN_MS),
+              "synapse": ("synapse", np.arange(tab["branch"].size, dtype=np.int64)),
+              "branch": ("branch", np.asarray(tree_ids, np.int64))}
+    attrs = _params(s, "invivo_simulations", "invivo_duration_ms", "invivo_conditions", "invivo_exc_rate_hz",
+                    "invivo_inh_rate_hz", "invivo_segment_ms", "invivo_smooth_ms", "invivo_burst_fraction",
+                    "invivo_burst_factor", "invivo_ampa_only_factor")
+    for kind, model in ctx.recipe.synapses:      # the kinetics temporal models start from
+        attrs[f"kinetics_{kind}_ms"] = np.array([model.tau_rise_ms, model.tau_decay_ms])
+    attrs.update({"synapse_classes": "0 exc (AMPA + NMDA), 1 inh (GABA-A)",
+                  "condition_control": "the recipe's synapses",
+                  "condition_ampa_only": f"NMDA weight 0, AMPA weight x {s.invivo_ampa_only_factor:g} (after "
+                                         "Beniaguev et al. 2021's AMPA-only cell)",
+                  "nexus_site": "end of the trunk branch at the main bifurcation" if nexus is not None else "none",
+                  "description": IV.__doc__.split("\n\n")[1].replace("\n", " ").strip()})
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
@@ -640,9 +985,11 @@ def _params(s: Settings, *names) -> dict:
 
 
 PLANNERS = {"passive": plan_passive, "integration": plan_integration, "timing": plan_timing,
-            "bap": plan_bap, "bac": plan_bac, "fi": plan_fi, "patterns": plan_patterns}
+            "bap": plan_bap, "bac": plan_bac, "fi": plan_fi, "patterns": plan_patterns,
+            "cluster_dispersion": plan_cluster_dispersion, "invivo": plan_invivo}
 ASSEMBLERS = {"passive": assemble_passive, "integration": assemble_integration, "timing": assemble_timing,
-              "bap": assemble_bap, "bac": assemble_bac, "fi": assemble_fi, "patterns": assemble_patterns}
+              "bap": assemble_bap, "bac": assemble_bac, "fi": assemble_fi, "patterns": assemble_patterns,
+              "cluster_dispersion": assemble_cluster_dispersion, "invivo": assemble_invivo}
 
 
 def default_protocols(cell: str) -> tuple[str, ...]:

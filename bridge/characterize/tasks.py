@@ -1,7 +1,7 @@
 """Simulation tasks: a small picklable description -> a pure function returning numpy arrays.
 
 A :class:`Task` names a kind (``unitary``, ``cumulative``, ``timing``, ``passive_soma``,
-``passive_site``, ``bap``, ``bac``, ``fi``, ``patterns``) and carries every number the
+``passive_site``, ``bap``, ``bac``, ``fi``, ``patterns``, ``drive``, ``invivo``) and carries every number the
 simulation needs (sites, activation times, windows), all chosen by the planner in
 `bridge.characterize.protocols`; nothing random happens here. Each kind runs one
 experiment of `cells.experiments` (the experiments `bridge validate` and `bridge compare`
@@ -29,8 +29,8 @@ import numpy as np
 from cells.experiments import steps
 from cells.experiments.bac import bac_trial
 from cells.experiments.bap import backpropagating_ap
-from cells.experiments.synaptic import (SynapseSet, cumulative_sweep, epsp, pattern_responses, record_local,
-                                        timing_sweep, unitary_responses)
+from cells.experiments.synaptic import (SynapseSet, cumulative_sweep, driven_traces, epsp, pattern_responses,
+                                        record_local, timing_sweep, train_response, unitary_responses)
 from cells.recipe import REGIONS
 
 DENDRITIC_TYPES = REGIONS["dendrites"]
@@ -237,6 +237,31 @@ def task_patterns(config: RunConfig, p: dict) -> dict:
                                  dt_ms=config.dt_ms)
 
 
+def task_drive(config: RunConfig, p: dict) -> dict:
+    """A batch of runs with synapses driven by spike trains (cluster_dispersion): per run,
+    somatic spikes, rate and mean depolarisation, and the mean depolarisation at each
+    recording site."""
+    rows = []
+    with using_cell(config) as cell:
+        for drives in p["runs"]:
+            rows.append(train_response(cell, drives, p["rec_sites"], p["start_ms"], p["end_ms"], dt_ms=config.dt_ms))
+            cell.clear_recordings()
+    return {"soma_spikes": np.array([r["soma_spikes"] for r in rows], np.int64),
+            "soma_rate_hz": np.array([r["soma_rate_hz"] for r in rows]),
+            "soma_mean_mV": np.array([r["soma_mean_mV"] for r in rows]),
+            "local_mean_mV": np.stack([r["local_mean_mV"] for r in rows])}
+
+
+def task_invivo(config: RunConfig, p: dict) -> dict:
+    """One in-vivo-like simulation: somatic spike times, somatic (and recorded sites')
+    voltage every `sample_ms`."""
+    with using_cell(config) as cell:
+        r = driven_traces(cell, p["drives"], p["rec_sites"], p["tstop_ms"], p["sample_ms"], dt_ms=config.dt_ms,
+                          weight_factors=dict(p["weight_factors"]))
+    return {"spike_times_ms": r["spike_times_ms"], "soma_mV": r["soma_mV"].astype(np.float32),
+            "sites_mV": r["sites_mV"].astype(np.float32)}
+
+
 def _synapses(cell, p) -> SynapseSet:
     """The task's synapses (NMDA weight 0 under the NMDA-block condition) and its recordings."""
     record_local(cell, (int(p["rec_branch"]), float(p["rec_x"])))
@@ -249,7 +274,8 @@ def _synapses(cell, p) -> SynapseSet:
 KINDS = {
     "unitary": task_unitary, "cumulative": task_cumulative, "timing": task_timing,
     "passive_soma": task_passive_soma, "passive_site": task_passive_site, "bap": task_bap,
-    "bac": task_bac, "fi": task_fi, "patterns": task_patterns,
+    "bac": task_bac, "fi": task_fi, "patterns": task_patterns, "drive": task_drive,
+    "invivo": task_invivo,
 }
 
 

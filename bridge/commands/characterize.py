@@ -1,6 +1,6 @@
 """Characterize a cell's dendritic integration and write one netCDF file, a group per protocol.
 
-Protocols: passive, integration, timing, bap, bac (l5pc), fi, patterns (see
+Protocols: passive, integration, timing, bap, bac (l5pc), fi, patterns, cluster_dispersion, invivo (see
 bridge/characterize/protocols.py; file format: bridge/schema.py, "Characterization").
 Runs on a local process pool (default: one worker per core) or, with --scheduler, on an
 existing Dask cluster; the results are identical. Every finished task is checkpointed in
@@ -10,7 +10,9 @@ fails before any task finished removes OUT.nc.parts/; one that fails later keeps
 says how many tasks a rerun resumes from.
 
 examples:
-  bridge characterize l5pc -o l5pc.nc                       # all protocols, 3 branches
+  bridge characterize l5pc -o l5pc.nc                       # standard protocols, 3 branches
+  bridge characterize ca1 --protocols cluster_dispersion -o ca1_dispersion.nc
+  bridge characterize l5pc --protocols invivo --invivo-sims 32 -o l5pc_invivo.nc
   bridge characterize l5pc --protocols integration --branches all --workers 16 -o l5pc_int.nc
   bridge characterize ca1 --morphology cell.swc --protocols passive,fi -o ca1.nc
   bridge characterize l5pc --scheduler tcp://10.0.0.5:8786 -o l5pc.nc
@@ -29,8 +31,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT.nc", help="output file (must not exist)")
     parser.add_argument("--morphology", metavar="FILE.swc", help="SWC reconstruction instead of the built-in morphology")
     parser.add_argument("--simulator", default="neuron", help="neuron (default) or brian2")
-    parser.add_argument("--protocols", default="all", help="comma-separated: passive, integration, timing, bap, bac, "
-                        "fi, patterns; or all (default; bac only for l5pc)")
+    parser.add_argument("--protocols", default="standard", help="comma-separated: passive, integration, timing, bap, "
+                        "bac, fi, patterns, cluster_dispersion, invivo; standard (default: all but the long "
+                        "cluster_dispersion and invivo) or all; only those the cell type supports (bac: l5pc)")
     parser.add_argument("--branches", default=str(DEFAULT_BRANCHES), metavar="N|all|ID,ID",
                         help=f"integration/timing branches: N sampled (seeded, round-robin basal/oblique/tuft), "
                              f"all dendritic branches, or a list of branch ids (default {DEFAULT_BRANCHES})")
@@ -40,6 +43,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--placements", default=",".join(PLACEMENTS), help=f"integration placements (default {','.join(PLACEMENTS)})")
     parser.add_argument("--patterns", type=int, default=d.n_patterns, metavar="N",
                         help=f"patterns: number of random drive patterns (default {d.n_patterns})")
+    parser.add_argument("--dispersion-placements", type=int, default=d.dispersion_placements, metavar="N",
+                        help=f"cluster_dispersion: random placements per configuration (default {d.dispersion_placements})")
+    parser.add_argument("--dispersion-configs", default=",".join(f"{a}x{b}" for a, b in d.dispersion_configs),
+                        metavar="SxM,...", help="cluster_dispersion: configurations, cluster size x number of "
+                        "clusters (default: Poirazi et al. 2003's 8x4,4x8,5x7,7x5,6x6,8x5,4x10)")
+    parser.add_argument("--dispersion-branches", type=int, default=d.dispersion_branches, metavar="N",
+                        help=f"cluster_dispersion: input branches, each with its own curve (default "
+                             f"{d.dispersion_branches}; at least the largest number of clusters)")
+    parser.add_argument("--dispersion-ms", type=float, default=d.dispersion_duration_ms, metavar="MS",
+                        help=f"cluster_dispersion: drive duration (default {d.dispersion_duration_ms:g} ms)")
+    parser.add_argument("--dispersion-curve", default=",".join(map(str, d.dispersion_curve_counts)), metavar="N,...",
+                        help="cluster_dispersion: synapse counts of each branch's own curve (default "
+                             f"{','.join(map(str, d.dispersion_curve_counts))}; at least 3)")
+    parser.add_argument("--invivo-sims", type=int, default=d.invivo_simulations, metavar="N",
+                        help=f"invivo: simulations (default {d.invivo_simulations})")
+    parser.add_argument("--invivo-ms", type=float, default=d.invivo_duration_ms, metavar="MS",
+                        help=f"invivo: duration of each simulation (default {d.invivo_duration_ms:g} ms)")
+    parser.add_argument("--invivo-conditions", default=",".join(d.invivo_conditions),
+                        help="invivo: control, ampa_only (NMDA replaced by AMPA) or both (default)")
+    parser.add_argument("--dispersion-weight-scale", type=float, default=d.dispersion_weight_scale, metavar="X",
+                        help="cluster_dispersion: synaptic conductances x X (default "
+                             f"{d.dispersion_weight_scale:g})")
     parser.add_argument("--traces", action="store_true", help="integration: also store the voltage traces")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--dt", type=float, default=0.025, metavar="MS", help="time step (default 0.025 ms)")
@@ -65,6 +90,35 @@ def parse_branches(text: str):
     return n
 
 
+def parse_configs(text: str) -> tuple:
+    from dendritic_errors import InputError
+
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        try:
+            size, count = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise InputError(f"--dispersion-configs: {item!r} is not SIZExCOUNT (e.g. 8x4)") from None
+        if size < 1 or count < 1:
+            raise InputError(f"--dispersion-configs: {item!r} needs a size and a count >= 1")
+        out.append((size, count))
+    if not out:
+        raise InputError("--dispersion-configs: no configuration given")
+    return tuple(out)
+
+
+def parse_counts(text: str, option: str) -> tuple:
+    from dendritic_errors import InputError
+
+    try:
+        values = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected comma-separated integers") from None
+    if len(values) < 3 or min(values) < 1 or len(set(values)) != len(values):
+        raise InputError(f"{option} {text!r}: needs at least 3 distinct counts >= 1")
+    return tuple(sorted(values))
+
+
 def run(args) -> int:
     from bridge.characterize import Settings, characterize
 
@@ -73,7 +127,15 @@ def run(args) -> int:
 
     settings = Settings(seed=args.seed, branches=parse_branches(args.branches), n_synapses=args.synapses,
                         conditions=names(args.conditions), placements=names(args.placements),
-                        n_patterns=args.patterns, traces=args.traces)
+                        n_patterns=args.patterns, traces=args.traces,
+                        dispersion_placements=args.dispersion_placements,
+                        dispersion_configs=parse_configs(args.dispersion_configs),
+                        dispersion_duration_ms=args.dispersion_ms,
+                        dispersion_branches=args.dispersion_branches,
+                        invivo_simulations=args.invivo_sims, invivo_duration_ms=args.invivo_ms,
+                        invivo_conditions=names(args.invivo_conditions),
+                        dispersion_curve_counts=parse_counts(args.dispersion_curve, "--dispersion-curve"),
+                        dispersion_weight_scale=args.dispersion_weight_scale)
     characterize(args.cell, args.output, morphology=args.morphology, simulator=args.simulator,
                  protocols=args.protocols, settings=settings, dt_ms=args.dt, workers=args.workers,
                  scheduler=args.scheduler, progress=not args.no_progress)

@@ -1,12 +1,16 @@
 """Fit dendritic transfer functions and a two-layer cell model to a characterization file.
 
 Reads the output of `bridge characterize` (groups `integration`, `patterns`, optionally
-`timing`), fits every branch's measured local response against the expected linear sum
+`timing` and `cluster_dispersion`), fits every branch's measured local response against the expected linear sum
 and against the number of synapses (families: linear, sigmoid, supralinear, saturating,
 monotone spline; chosen per curve by BIC unless --family forces one), fits the two-layer
 model (Poirazi, Brannon & Mel 2003), a point-neuron baseline (total input, equal
 weights, one output sigmoid) and a weighted linear model on the train patterns,
-and writes a units file (schema `bridge.units` v2, see bridge/schema.py) atomically.
+and writes a units file (schema `bridge.units`, see bridge/schema.py) atomically. Each
+two-layer subunit is the branch's own fit (from its own curve); a branch without one stops
+the fit, named. With a `cluster_dispersion` group (Poirazi, Brannon & Mel 2003's
+experiment) the same models are fitted to the firing rate of those runs, each subunit from
+its branch's own curve. --report writes the printed figures as JSON.
 
 Prints, per branch type, the chosen families, median parameters and median R^2, and the
 variance explained on the held-out patterns by the two-layer models, the point neuron and
@@ -19,6 +23,7 @@ examples:
   bridge fit char.nc -o units.nc --family sigmoid --plots figs/
   bridge fit char.nc -o units.nc --no-two-layer --skip-bad
   bridge fit char.nc -o units.nc --overwrite          # replace an earlier units.nc
+  bridge fit dispersion.nc --report fit.json          # cluster_dispersion only: figures, no units file
 """
 from __future__ import annotations
 
@@ -33,9 +38,12 @@ FAMILY_CHOICES = ("auto", "linear", "sigmoid", "supralinear", "saturating", "spl
 
 def add_arguments(p) -> None:
     p.add_argument("characterization", metavar="CHAR.nc", help="output of `bridge characterize`")
-    p.add_argument("-o", "--output", required=True, metavar="UNITS.nc",
-                   help="units file to write (must not exist unless --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-o", "--output", default=None, metavar="UNITS.nc",
+                   help="units file to write (must not exist unless --overwrite; needs the integration group)")
+    p.add_argument("--report", default=None, metavar="FILE.json",
+                   help="also write what is printed as JSON: per model, variance explained per target, n train and "
+                        "test, parameter count (-o, --report or both)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--family", default="auto", choices=FAMILY_CHOICES,
                    help="transfer family for every branch (default auto: chosen per curve by --criterion)")
     p.add_argument("--criterion", default="bic", choices=("bic", "aic"),
@@ -47,24 +55,95 @@ def add_arguments(p) -> None:
     p.add_argument("--no-two-layer", action="store_true", help="do not fit the two-layer model (no patterns needed)")
     p.add_argument("--ridge", type=float, default=1e-2, help="ridge penalty of the two-layer weights (default 0.01)")
     p.add_argument("--plots", metavar="DIR", default=None, help="write PNG figures of the fits to DIR")
+    t = p.add_argument_group("temporal models (the invivo group; issue 20)")
+    t.add_argument("--temporal", action="store_true",
+                   help="fit temporal neuron models to the invivo group instead (needs --report; figures on the "
+                        "held-out simulations)")
+    t.add_argument("--models", default="hln,ln", help="hln, ln, branch_elm, elm, tcn (default hln,ln)")
+    t.add_argument("--subunits", default="branch", choices=("branch", "type"), help="hLN subunits (default branch)")
+    t.add_argument("--conditions", default=None, help="invivo conditions (default all in the file)")
+    t.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30; early stopping on validation)")
+    t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--checkpoints", metavar="DIR", default=None,
+                   help="resumable per-model checkpoints (state_dicts) in DIR")
+
+
+def run_temporal(args) -> int:
+    from bridge.fit.report import REPORT_SCHEMA, REPORT_VERSION, write_report
+    from bridge.fit.temporal import fit_temporal_models
+    from bridge.schema import open_characterization
+    from dendritic_errors import InputError
+
+    if args.output is not None:
+        raise InputError("--temporal writes its figures with --report; exporting the temporal models into a "
+                         "units file (-o) is not available yet")
+    if args.report is None:
+        raise InputError("--temporal needs --report FILE.json")
+    if args.epochs < 1:
+        raise InputError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {args.device}: no CUDA device is available")
+    groups = open_characterization(args.characterization)
+    if "invivo" not in groups:
+        raise InputError(f"{args.characterization}: no 'invivo' protocol group (protocols present: "
+                         f"{', '.join(groups) or 'none'}); run `bridge characterize CELL --protocols invivo`")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    if args.checkpoints:
+        os.makedirs(args.checkpoints, exist_ok=True)
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    conds = None if args.conditions is None else [c.strip() for c in args.conditions.split(",") if c.strip()]
+    g = groups["invivo"]
+    res = fit_temporal_models(g, models=models, conditions=conds, rule=args.subunits, epochs=args.epochs,
+                              seed=args.seed, device=args.device, checkpoint_dir=args.checkpoints,
+                              progress=False)
+    report = {"schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION, "characterization": args.characterization,
+              "cell": str(g.attrs.get("cell", "")), "temporal": {
+                  "subunits": args.subunits, "seed": args.seed, "device": args.device,
+                  "conditions": {c: {m: {k: v for k, v in row.items() if not k.startswith("_")}
+                                     for m, row in rows.items()} for c, rows in res.items()}}}
+    write_report(report, args.report)
+    print(f"wrote {args.report}")
+    return 0
 
 
 def run(args) -> int:
     from bridge.io import check_output
     from dendritic_errors import InputError
 
-    if os.path.abspath(args.output) == os.path.abspath(args.characterization):
-        raise InputError("-o must not be the characterization file itself")
-    check_output(args.output, args.overwrite)
+    if args.temporal:
+        if args.report is not None:
+            check_output(args.report, args.overwrite, "--report")
+        return run_temporal(args)
+    if args.output is None and args.report is None:
+        raise InputError("give -o UNITS.nc, --report FILE.json, or both")
+    for option, out in (("-o", args.output), ("--report", args.report)):
+        if out is None:
+            continue
+        if os.path.abspath(out) == os.path.abspath(args.characterization):
+            raise InputError(f"{option} must not be the characterization file itself")
+        check_output(out, args.overwrite, option)
+    if args.output is not None and args.report is not None and \
+            os.path.abspath(args.output) == os.path.abspath(args.report):
+        raise InputError("-o and --report must be different files")
     if args.ridge < 0:
         raise InputError(f"--ridge must be >= 0, got {args.ridge}")
+    if args.plots and args.output is None:
+        raise InputError("--plots draws the branch fits of a units file: give -o UNITS.nc too")
     from bridge.fit.pipeline import fit_characterization
-    from bridge.fit.summary import summary_table
+    from bridge.fit.report import fit_report, write_report
+    from bridge.fit.summary import dispersion_table, summary_table
     from bridge.schema import write_units
 
     res = fit_characterization(args.characterization, family=args.family, criterion=args.criterion,
                                skip_bad=args.skip_bad, two_layer=not args.no_two_layer,
-                               placement=args.placement, condition=args.condition, ridge=args.ridge)
+                               placement=args.placement, condition=args.condition, ridge=args.ridge,
+                               need_units=args.output is not None)
     for _, msg in res.skipped:
         print(f"bridge fit: skipped {msg}", file=sys.stderr)
     for msg in res.warnings[:20]:
@@ -72,15 +151,25 @@ def run(args) -> int:
     if len(res.warnings) > 20:
         print(f"bridge fit: warning: ... and {len(res.warnings) - 20} more", file=sys.stderr)
     u = res.units
-    s = res.seconds
-    print(f"{u.attrs.get('cell', '?')}: {u.sizes['branch']} branches fitted "
-          f"(default curve: {u.attrs['default_placement']}, {u.attrs['default_condition']}; "
-          f"selection: {u.attrs['selection_criterion']}, family {u.attrs['fit_family']}); "
-          f"branch fits {s['branches']:.2f} s, "
-          f"two-layer {s['two_layer']:.1f} s")
-    print(summary_table(u))
-    write_units(u, args.output)
-    print(f"wrote {args.output}")
+    if u is not None:
+        s = res.seconds
+        print(f"{u.attrs.get('cell', '?')}: {u.sizes['branch']} branches fitted "
+              f"(default curve: {u.attrs['default_placement']}, {u.attrs['default_condition']}; "
+              f"selection: {u.attrs['selection_criterion']}, family {u.attrs['fit_family']}); "
+              f"branch fits {s['branches']:.2f} s, "
+              f"two-layer {s['two_layer']:.1f} s")
+        if res.subunit_source:
+            print(f"two-layer subunits: {len(res.subunit_source)} of {len(res.subunit_source)} pattern branches "
+                  f"fitted on their own measurements ({', '.join(sorted(set(res.subunit_source)))})")
+        print(summary_table(u))
+    if res.dispersion is not None:
+        print(dispersion_table(res.dispersion))
+    if args.output is not None:
+        write_units(u, args.output)
+        print(f"wrote {args.output}")
+    if args.report is not None:
+        write_report(fit_report(res, args.characterization), args.report)
+        print(f"wrote {args.report}")
     if args.plots:
         from bridge.plots import write_fit_figures
 

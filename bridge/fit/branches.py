@@ -22,6 +22,11 @@ import xarray as xr
 
 from bridge.fit import curves
 from bridge.transfer import FAMILIES, CurveRanges, Family, Param, all_param_names
+from dendritic_errors import InputError
+
+
+FATAL = ("empty", "flat", "non_monotone", "failed")
+"""Flags of a branch's default curve that stop `bridge fit` (unless `skip_bad`)."""
 
 
 @dataclass
@@ -93,6 +98,26 @@ def _axis_fits(sel: curves.Selection, shape) -> AxisFits:
     return AxisFits(rs(fam), rs(params, len(names)), rs(std, len(names)), rs(r2), rs(rmse), rs(npts),
                     rs(flags), rs(reasons), rs(aic, len(cands)), rs(bic, len(cands)), rs(cr2, len(cands)),
                     cands)
+
+
+def own_curve_fits(expected, measured, branch, *, criterion: str, source: str):
+    """Each branch's own transfer function, fitted to its own curve (rows of `expected`,
+    `measured`, mV); an `InputError` names every branch that has no usable fit (no
+    stand-ins: Poirazi, Brannon & Mel 2003 take each subunit from its own branch)."""
+    sel = curves.fit_curves(np.asarray(expected, float), np.asarray(measured, float), criterion=criterion)
+    fams, params, r2, bad = [], [], [], []
+    for i, b in enumerate(branch):
+        flags = sel.flags(i)
+        if flags & set(FATAL) or not sel.chosen[i]:
+            bad.append(f"{int(b)} ({', '.join(sorted(flags & set(FATAL))) or 'no family fits'})")
+            continue
+        fams.append(sel.chosen[i])
+        params.append(np.asarray(sel.chosen_fit(i).params[i], float))
+        r2.append(float(sel.chosen_fit(i).r2[i]))
+    if bad:
+        raise InputError(f"{source}: no transfer function of its own for branch(es) {'; '.join(bad)}; the "
+                         "two-layer model needs one per branch")
+    return fams, params, np.asarray(r2)
 
 
 def fit_integration(integ: xr.Dataset, *, families=tuple(FAMILIES), criterion: str = "bic",

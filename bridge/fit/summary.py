@@ -43,15 +43,34 @@ def summary_table(units) -> str:
         lines.append("")
         lines.append(f"variance explained on {units.attrs.get('two_layer_n_test', '?')} held-out patterns "
                      f"(fitted on {units.attrs.get('two_layer_n_train', '?')}; {units.sizes['subunit']} subunits):")
-        head = ["target"] + models
-        trs = [head]
-        for t in units["target"].values:
-            vals = ve.sel(target=t).values
-            fl = units["two_layer_flags"].sel(target=t).values
-            trs.append([str(t)] + [(f"{v * 100:.1f} %" if v == v else f"n/a ({f or 'nan'})") for v, f in zip(vals, fl)])
-        w2 = [max(len(r[k]) for r in trs) for k in range(len(head))]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, w2)).rstrip() for r in trs]
-        lines.append("  point_neuron: total active synapses through one output sigmoid; linear_weighted: one weight "
-                     "per branch input")
-        lines.append("  reference (Poirazi, Brannon & Mel 2003, CA1 model): two-layer 91 %, point neuron 37 %")
+        targets = [str(t) for t in units["target"].values]
+        lines += _ve_rows(models, targets, lambda m, t: float(ve.sel(target=t).values[m]),
+                          lambda m, t: str(units["two_layer_flags"].sel(target=t).values[m]))
+    return "\n".join(lines)
+
+
+def _ve_rows(models, targets, ve, flag) -> list[str]:
+    """Rows of variance explained (target x model; ve(m, t), flag(m, t) by model index) and
+    the legend, with P03's figures as the reference."""
+    trs = [["target"] + list(models)]
+    for t in targets:
+        trs.append([t] + [(f"{v * 100:.1f} %" if v == v else f"n/a ({flag(m, t) or 'nan'})")
+                          for m, v in ((m, ve(m, t)) for m in range(len(models)))])
+    w2 = [max(len(r[k]) for r in trs) for k in range(len(trs[0]))]
+    out = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, w2)).rstrip() for r in trs]
+    out.append("  point_neuron: total active synapses through one output sigmoid; linear_weighted: one weight "
+               "per branch input")
+    out.append("  reference (Poirazi, Brannon & Mel 2003, CA1 model): two-layer 91 %, point neuron 37 %")
+    return out
+
+
+def dispersion_table(fit) -> str:
+    """The cluster_dispersion fit (`bridge.fit.dispersion.DispersionFit`) as text."""
+    r = fit.result
+    fams = ", ".join(f"{f} {fit.families.count(f)}" for f in sorted(set(fit.families)))
+    lines = [f"cluster_dispersion: {len(fit.branch)} subunits, each its own branch's fit ({fams}; median R^2 "
+             f"{_fmt(float(np.nanmedian(fit.r2)))}); variance explained on {r.n_test} held-out runs "
+             f"(fitted on {r.n_train}):"]
+    lines += _ve_rows(r.models, list(r.targets), lambda m, t: float(r.ve_test[m, r.targets.index(t)]),
+                      lambda m, t: str(r.flags[m, r.targets.index(t)]))
     return "\n".join(lines)

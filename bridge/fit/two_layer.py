@@ -49,6 +49,15 @@ TARGETS = ("soma_peak_mV", "soma_rate_hz")
 RIDGE = 1e-2
 
 
+def n_parameters(model: str, n_subunits: int) -> int:
+    """Parameters each model fits on the whole-cell data (the subunit functions of
+    ``two_layer`` are fitted beforehand, on each branch's own curve, and not counted here):
+    one weight per subunit (the point neuron: one shared weight), the output sigmoid's
+    threshold, amplitude and baseline, and the refit's shared subunit sigmoid (theta, kappa)."""
+    return {"two_layer": n_subunits + 3, "two_layer_refit": n_subunits + 5, "point_neuron": 4,
+            "linear_weighted": n_subunits + 3}[model]
+
+
 def variance_explained(pred, y) -> float:
     ok = np.isfinite(pred) & np.isfinite(y)
     if ok.sum() < 2:

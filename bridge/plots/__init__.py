@@ -18,12 +18,13 @@ from bridge.plots.integration import (branch_fit, param_unit, plot_fit_parameter
 from bridge.plots.morphology import channel_density, plot_morphology
 from bridge.plots.networks import (accuracy_table, plot_accuracy_vs_parameters, plot_learning_curves,
                                    plot_two_layer, variance_explained)
-from bridge.plots.protocols import plot_bap, plot_fi, plot_passive, plot_traces
+from bridge.plots.protocols import plot_bap, plot_fi, plot_invivo, plot_passive, plot_traces
 
 __all__ = [
     "TYPE_COLORS", "accuracy_table", "branch_fit", "channel_density", "param_unit",
     "plot_accuracy_vs_parameters", "plot_bap", "plot_fi", "plot_fit_parameters",
-    "plot_integration", "plot_integration_by_type", "plot_learning_curves", "plot_morphology", "plot_passive",
+    "plot_integration", "plot_integration_by_type", "plot_invivo", "plot_learning_curves", "plot_morphology",
+    "plot_passive",
     "plot_traces", "plot_two_layer", "save_figure", "type_color", "type_fit",
     "variance_explained", "write_fit_figures",
 ]

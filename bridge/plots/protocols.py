@@ -106,3 +106,44 @@ def plot_passive(passive_ds, variable: str = "ss_attenuation", ax=None, title: s
     ax.set_title(title or f"Passive{_cell_suffix(passive_ds)}: R_in = {rin:.1f} M\u03a9, "
                  f"\u03c4_m = {tau:.1f} ms")
     return fig
+
+
+def plot_invivo(invivo_ds, sim: int = 0, max_synapses: int = 300):
+    """One simulation of the `invivo` group: input raster (every k-th synapse, sorted by
+    path distance; excitatory red, inhibitory blue), population rates, and the somatic
+    (and nexus) voltage in each condition."""
+    from matplotlib.figure import Figure
+
+    from bridge.characterize.invivo import dense_inputs
+
+    g = invivo_ds
+    t = np.asarray(g["time_ms"].values, float)
+    x = dense_inputs(g, sims=[sim])[0]
+    cls = np.asarray(g["synapse_class"].values)
+    dist = np.asarray(g["synapse_path_distance_um"].values, float)
+    order = np.lexsort((dist, cls))
+    step = max(1, order.size // max_synapses)
+    shown = order[::step]
+    fig = Figure(figsize=(9.0, 7.5), layout="constrained")
+    axes = fig.subplots(4 if "nexus_mV" in g else 3, 1, sharex=True,
+                        height_ratios=[3, 1, 2, 2] if "nexus_mV" in g else [3, 1, 2])
+    ti, si = np.nonzero(x[:, shown])
+    axes[0].scatter(t[ti], si, s=1, c=np.where(cls[shown][si] == 0, "#d62728", "#1f77b4"), linewidths=0)
+    axes[0].set_ylabel(f"synapse (every {step}th,\nby class and distance)")
+    axes[1].plot(t, g["exc_rate_hz"].values[sim], color="#d62728", lw=1, label="exc")
+    axes[1].plot(t, g["inh_rate_hz"].values[sim], color="#1f77b4", lw=1, label="inh")
+    axes[1].set_ylabel("rate (Hz)")
+    axes[1].legend(loc="upper right", fontsize=7, ncol=2)
+    for k, var in enumerate(["soma_mV"] + (["nexus_mV"] if "nexus_mV" in g else [])):
+        ax = axes[2 + k]
+        for c, color in zip(g["condition"].values, ("k", "#ff7f0e", "#2ca02c")):
+            ax.plot(t, g[var].sel(condition=c).values[sim], color=color, lw=0.8, label=str(c))
+        ax.set_ylabel(f"{var.split('_')[0]} (mV)")
+        ax.legend(loc="upper right", fontsize=7, ncol=3)
+    axes[-1].set_xlabel("time (ms)")
+    counts = g["soma_spike_count"].values[:, sim]
+    fig.suptitle(f"in-vivo-like drive, {g.attrs.get('cell', '')} simulation {sim}: "
+                 f"{g.sizes['synapse']} synapses, {int(g['sim_event_count'].values[sim])} input events, "
+                 f"somatic spikes " + ", ".join(f"{c} {n}" for c, n in zip(g['condition'].values, counts)),
+                 fontsize=9)
+    return fig

@@ -51,6 +51,11 @@ def integral_mV_ms(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
     return float(np.trapezoid(v_mV[mask] - value_at(t_ms, v_mV, start_ms), t_ms[mask]))
 
 
+def mean_deflection(t_ms, v_mV, start_ms: float, end_ms: float) -> float:
+    """Time-averaged depolarisation over the window above the voltage at start (mV)."""
+    return integral_mV_ms(t_ms, v_mV, start_ms, end_ms) / (end_ms - start_ms)
+
+
 def time_above(t_ms, v_mV, level_mV: float, start_ms: float, end_ms: float) -> float:
     """Total time (ms) the voltage spends above `level_mV` inside the window."""
     mask = (t_ms >= start_ms) & (t_ms <= end_ms)

@@ -24,7 +24,8 @@ class SynapseSet:
     site order; one group per branch underneath (the cell's `add_synapses`). The synapses
     exist as long as this object does (NEURON deletes unreferenced point processes)."""
 
-    def __init__(self, cell, sites, kinds=("ampa", "nmda"), weight_uS: dict | None = None):
+    def __init__(self, cell, sites, kinds=("ampa", "nmda"), weight_uS: dict | None = None,
+                 weight_scale: float = 1.0):
         self.cell = cell
         self.n = len(sites)
         by_branch: dict[int, list[int]] = {}
@@ -32,7 +33,8 @@ class SynapseSet:
             by_branch.setdefault(int(b), []).append(i)
         self.groups = []
         for b, idx in by_branch.items():
-            group = cell.add_synapses(b, [float(sites[i][1]) for i in idx], kinds=tuple(kinds))
+            group = cell.add_synapses(b, [float(sites[i][1]) for i in idx], kinds=tuple(kinds),
+                                      weight_scale=weight_scale)
             self.groups.append((group, np.asarray(idx)))
         for kind, value in (weight_uS or {}).items():
             self.set_weight(kind, value)
@@ -61,6 +63,15 @@ class SynapseSet:
         times = np.asarray(times_ms, float)
         for group, idx in self.groups:
             self.cell.activate(group, times[idx])
+
+    def activate_trains(self, trains_ms) -> None:
+        """A spike train per synapse (a sequence of times each): round k schedules every
+        synapse's k-th event (`Cell.activate` takes one event per location and call)."""
+        if len(trains_ms) != self.n:
+            raise ValueError(f"{len(trains_ms)} trains for {self.n} synapses")
+        rounds = max((len(t) for t in trains_ms), default=0)
+        for k in range(rounds):
+            self.activate([float(t[k]) if k < len(t) else INACTIVE_MS for t in trains_ms])
 
 
 def record_local(cell, local_site) -> None:
@@ -164,6 +175,62 @@ def pattern_responses(cell, sites, record_sites, active, times_ms, window_ms: fl
         spikes[k] = np.count_nonzero((s >= start) & (s <= end))
         local[k] = [F.peak_deflection(t, tr[f"b{j}"], start, end) for j in range(len(record_sites))]
     return {"soma_peak_mV": soma, "soma_spikes": spikes, "local_peak_mV": local}
+
+
+def _drive(cell, drives) -> list:
+    """SynapseSets for (sites, kinds, trains, weight_scale) drives, their trains scheduled;
+    keep the list until the run has returned."""
+    keep = []
+    for sites, kinds, trains, weight_scale in drives:
+        if len(sites):
+            synapses = SynapseSet(cell, sites, kinds=tuple(kinds), weight_scale=weight_scale)
+            synapses.activate_trains(trains)
+            keep.append(synapses)
+    return keep
+
+
+def driven_traces(cell, drives, record_sites, tstop_ms: float, sample_ms: float = 1.0, dt_ms: float = 0.025,
+                  weight_factors: dict | None = None) -> dict:
+    """Synapses driven by spike trains (`drives` as in `train_response`) for [0, tstop]:
+    somatic spike times, and the voltage at the soma and at each of `record_sites` sampled
+    every `sample_ms` (mV, at t = 0, sample_ms, ...). `weight_factors`: {kind: factor} multiplies
+    the peak conductances of that kind after placement (e.g. {"nmda": 0} for AMPA only)."""
+    cell.record("soma", *SOMA)
+    for j, (b, x) in enumerate(record_sites):
+        cell.record(f"r{j}", int(b), float(x))
+    keep = _drive(cell, drives)
+    for kind, factor in (weight_factors or {}).items():
+        for synapses in keep:
+            if kind in synapses.groups[0][0].kinds:
+                synapses.set_weights(kind, synapses.weights(kind) * factor)
+    tr = cell.run(tstop_ms, dt_ms=dt_ms)
+    del keep
+    t = tr["t_ms"]
+    grid = np.arange(0.0, tstop_ms, sample_ms)
+    return {"spike_times_ms": F.spike_times(t, tr["soma"]), "soma_mV": np.interp(grid, t, tr["soma"]),
+            "sites_mV": np.array([np.interp(grid, t, tr[f"r{j}"]) for j in range(len(record_sites))])}
+
+
+def train_response(cell, drives, record_sites, start_ms: float, end_ms: float, dt_ms: float = 0.025) -> dict:
+    """Synapses driven by spike trains (asynchronous drive, Poirazi, Brannon & Mel 2003):
+    `drives` is a list of (sites, kinds, trains, weight_scale) with one train (times, ms) per
+    site and the recipe's peak conductances times weight_scale.
+    Returns somatic spikes in [start, end], the somatic rate (Hz), and the time-averaged
+    depolarisation over [start, end] above the voltage at `start_ms` at the soma and at each
+    of `record_sites` (mV)."""
+    cell.record("soma", *SOMA)
+    for j, (b, x) in enumerate(record_sites):
+        cell.record(f"r{j}", int(b), float(x))
+    keep = _drive(cell, drives)
+    tr = cell.run(end_ms, dt_ms=dt_ms)
+    del keep
+    t = tr["t_ms"]
+    spikes = F.spike_times(t, tr["soma"])
+    n = int(np.count_nonzero((spikes >= start_ms) & (spikes <= end_ms)))
+    return {"soma_spikes": n, "soma_rate_hz": n / ((end_ms - start_ms) / 1000.0),
+            "soma_mean_mV": F.mean_deflection(t, tr["soma"], start_ms, end_ms),
+            "local_mean_mV": np.array([F.mean_deflection(t, tr[f"r{j}"], start_ms, end_ms)
+                                       for j in range(len(record_sites))])}
 
 
 def epsp(cell, site, weight_uS: float = EPSP_WEIGHT_US, window_ms: float = EPSP_WINDOW_MS,

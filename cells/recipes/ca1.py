@@ -183,5 +183,5 @@ CELL_TYPE = CellType(
     ),
     validation=("passive", "fi", "bap", "attenuation", "nmda_basal", "oblique"),
     targets=CA1_TARGETS,
-    protocols=("passive", "integration", "timing", "bap", "fi", "patterns"),
+    protocols=("passive", "integration", "timing", "bap", "fi", "patterns", "cluster_dispersion", "invivo"),
 )

@@ -123,5 +123,5 @@ CELL_TYPE = CellType(
     ),
     validation=("passive", "fi", "bap", "bac", "nmda_basal"),
     targets=L5PC_TARGETS,
-    protocols=("passive", "integration", "timing", "bap", "bac", "fi", "patterns"),
+    protocols=("passive", "integration", "timing", "bap", "bac", "fi", "patterns", "cluster_dispersion", "invivo"),
 )

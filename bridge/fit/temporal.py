@@ -1,0 +1,155 @@
+"""Temporal neuron models fitted to the `invivo` group: `bridge fit CHAR.nc --temporal`.
+
+Data: the group's event lists rebuilt as (sim, time, synapse) input counts per 1 ms bin
+(`bridge.characterize.invivo.dense_inputs`), the somatic voltage, and the somatic spikes
+binned at 1 ms. Split by simulation (seeded permutation): `SPLIT` = 70 % train, 15 %
+validation (early stopping), 15 % held-out test; the figures are the test simulations',
+scored as the ELM paper scores NeuronIO (`bridge.nn.temporal_metrics`: first 500 ms
+dropped, simulations with > 24 spikes excluded, voltage clipped at -55 mV).
+
+Models (`bridge.nn`): ``hln`` the hierarchical LN model, subunits by `subunits`
+("branch": every dendritic branch with synapses, joined along the tree; "type": one
+subunit per branch type, tuft and oblique under the trunk), kernels initialised from the
+recipe's synapse kinetics stored in the group; ``ln`` the same kernels, one subunit (the
+point-neuron LN baseline); ``branch_elm`` and ``elm`` (Spieler et al. 2024) and ``tcn``
+(Beniaguev et al. 2021), their stated configurations.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from dendritic_errors import InputError
+
+MODELS = ("hln", "ln", "branch_elm", "elm", "tcn")
+SUBUNIT_RULES = ("branch", "type")
+SPLIT = (0.7, 0.15, 0.15)
+_PARENT_TYPE = {"tuft": "trunk", "oblique": "trunk"}      # "type" subunits: toward the soma
+
+
+def subunits(group, rule: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """(synapse_subunit, subunit_parent, names) by `rule` (module docstring)."""
+    syn_branch = np.asarray(group["synapse_branch"].values, np.int64)
+    if rule == "branch":
+        ids = [int(b) for b in group["branch"].values]
+        parent_of = dict(zip(ids, (int(p) for p in group["branch_parent"].values)))
+        index = {b: i for i, b in enumerate(ids)}
+        sub = np.array([index[int(b)] for b in syn_branch], np.int64)
+        parent = np.array([index.get(parent_of[b], -1) for b in ids], np.int64)
+        return sub, parent, [f"branch {b}" for b in ids]
+    if rule == "type":
+        types = [str(t) for t in group["synapse_branch_type"].values]
+        names = sorted(set(types), key=["basal", "trunk", "oblique", "tuft"].index)
+        parent = np.array([names.index(_PARENT_TYPE[t]) if _PARENT_TYPE.get(t) in names else -1 for t in names])
+        return np.array([names.index(t) for t in types], np.int64), parent, names
+    raise InputError(f"--subunits {rule!r}: choose from {', '.join(SUBUNIT_RULES)}")
+
+
+def kinetics(group) -> dict:
+    """{synapse class: [(tau_rise_ms, tau_decay_ms, amplitude), ...]} from the recipe's
+    kinetics stored with the group: AMPA and NMDA (amplitude 0.5: NMDA is blocked at rest)
+    on the excitatory class, GABA-A (negative) on the inhibitory one."""
+    k = {name[len("kinetics_"):-len("_ms")]: tuple(float(v) for v in group.attrs[name])
+         for name in group.attrs if name.startswith("kinetics_")}
+    need = [n for n in ("ampa", "nmda", "gabaa") if n not in k]
+    if need:
+        raise InputError(f"[invivo]: no kinetics for {', '.join(need)} in the group's attributes; characterize again")
+    return {0: [(*k["ampa"], 1.0), (*k["nmda"], 0.5)], 1: [(*k["gabaa"], -1.0)]}
+
+
+def load_data(group, condition: str):
+    """TemporalData of every simulation of `condition`."""
+    import torch
+
+    from bridge.characterize.invivo import BIN_MS, dense_inputs
+    from bridge.nn.temporal_training import TemporalData
+
+    conds = [str(c) for c in group["condition"].values]
+    if condition not in conds:
+        raise InputError(f"[invivo]: no condition {condition!r} (has {', '.join(conds)})")
+    c = conds.index(condition)
+    n_sim, n_t = group.sizes["sim"], group.sizes["time_ms"]
+    spikes = np.zeros((n_sim, n_t), np.float32)
+    sel = np.asarray(group["spike_condition"].values) == c
+    t_bin = np.floor(np.asarray(group["spike_time_ms"].values)[sel] / BIN_MS).astype(np.int64)
+    ok = t_bin < n_t
+    spikes[np.asarray(group["spike_sim"].values)[sel][ok], t_bin[ok]] = 1.0
+    v = np.asarray(group["soma_mV"].values[c], np.float32)
+    return TemporalData(torch.from_numpy(dense_inputs(group)), torch.from_numpy(v), torch.from_numpy(spikes))
+
+
+def split(n: int, seed: int) -> dict:
+    """Seeded split of n simulations into train / validation / test indices."""
+    perm = np.random.default_rng([seed, 20]).permutation(n)
+    n_val = max(1, int(round(SPLIT[1] * n)))
+    n_test = max(1, int(round(SPLIT[2] * n)))
+    if n - n_val - n_test < 1:
+        raise InputError(f"[invivo]: {n} simulations are too few to split into train, validation and test")
+    return {"test": np.sort(perm[:n_test]), "val": np.sort(perm[n_test:n_test + n_val]),
+            "train": np.sort(perm[n_test + n_val:])}
+
+
+def build(name: str, group, rule: str, seed: int):
+    """The model `name` for the group's synapses."""
+    import torch
+
+    from bridge.nn import BranchELMNeuron, ELMNeuron, HierarchicalLN, PointLN, TCNNeuron
+
+    cls = np.asarray(group["synapse_class"].values, np.int64)
+    v_rest = float(np.median(group["soma_mV"].values[..., :50]))
+    torch.manual_seed(seed)
+    if name == "hln":
+        sub, parent, _ = subunits(group, rule)
+        return HierarchicalLN(cls, sub, parent, kinetics(group), v_rest_mV=v_rest, seed=seed)
+    if name == "ln":
+        return PointLN(cls, kinetics(group), v_rest_mV=v_rest, seed=seed)
+    if name == "branch_elm":
+        sub, _, _ = subunits(group, rule)
+        return BranchELMNeuron(sub, seed=seed)
+    if name == "elm":
+        return ELMNeuron(cls.size, seed=seed)
+    if name == "tcn":
+        return TCNNeuron(cls.size, seed=seed)
+    raise InputError(f"--models: unknown model {name!r} (choose from {', '.join(MODELS)})")
+
+
+def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: str = "branch", epochs: int = 30,
+                        lr: float = 3e-3, batch_size: int = 4, patience: int = 8, seed: int = 0, device="cpu",
+                        checkpoint_dir=None, progress: bool = False, say=print) -> dict:
+    """Fit every model on every condition; returns {condition: {model: row}} with the
+    held-out metrics, parameter count, epochs run and training time per row, and the
+    state_dicts under "_state" (for export)."""
+    from bridge.nn import count_parameters
+    from bridge.nn.temporal_metrics import temporal_metrics
+    from bridge.nn.temporal_training import fit_temporal, predict_temporal
+
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        raise InputError(f"--models: unknown model(s) {', '.join(bad)} (choose from {', '.join(MODELS)})")
+    conditions = list(conditions or [str(c) for c in group["condition"].values])
+    out = {}
+    for cond in conditions:
+        data = load_data(group, cond)
+        parts = split(len(data), seed)
+        train, val, test = (data.subset(parts[k]) for k in ("train", "val", "test"))
+        rows = {}
+        for name in models:
+            model = build(name, group, rule, seed)
+            ckpt = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"{cond}_{name}.pt")
+            t0 = time.perf_counter()
+            _, history = fit_temporal(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                      patience=patience, device=device, checkpoint=ckpt, progress=progress,
+                                      burn_in_ms=100.0)
+            seconds = time.perf_counter() - t0
+            v, logit = predict_temporal(model, test.to(device))
+            m = temporal_metrics(test.v_mV, test.spikes, v, logit)
+            rows[name] = {**m, "n_parameters": int(count_parameters(model)), "epochs": len(history["epoch"]),
+                          "train_seconds": round(seconds, 2), "n_train": len(train), "n_val": len(val),
+                          "n_test": len(test), "_state": {k: t.cpu() for k, t in model.state_dict().items()}}
+            say(f"{cond:10s} {name:11s} AUC {m['spike_auc']:.4f}  VE {100 * m['v_variance_explained']:.1f} % "
+                f"(rescaled {100 * m['v_variance_explained_rescaled']:.1f} %)  RMSE {m['v_rmse_mV']:.2f} mV  "
+                f"{rows[name]['n_parameters']:,} parameters, {rows[name]['epochs']} epochs, {seconds:.0f} s")
+        out[cond] = rows
+    return out
