@@ -43,6 +43,33 @@ def sweep(cell: str, branches: int, synapses: int):
     return ctx, tasks
 
 
+def _synapse(h, recipe, cell, seg, branch_id, kind, scale):
+    """A point process of the recipe's synapse `kind` at `seg` and its NetCon, by hand."""
+    m = recipe.synapse(kind)
+    pp = getattr(h, m.mechanism)(seg)
+    pp.tau_rise, pp.tau_decay, pp.e = m.tau_rise_ms, m.tau_decay_ms, m.e_mV
+    for name, value in m.params:
+        setattr(pp, name, value)
+    nc = h.NetCon(None, pp)
+    nc.weight[0] = m.weight_for(cell.morphology.branches[branch_id].type) * scale
+    return pp, nc
+
+
+def _rest(h, recipe, dt):
+    """NeuronCell.run's settle-to-rest (cells.contract), then t = 0 with recordings armed."""
+    from cells.contract import SETTLE_DT_MS, SETTLE_MS
+
+    h.cvode_active(0)
+    h.dt = dt
+    h.finitialize(recipe.v_init_mV)
+    h.t, h.dt = -SETTLE_MS, SETTLE_DT_MS
+    while h.t < -SETTLE_DT_MS / 2:
+        h.fadvance()
+    h.t, h.dt = 0.0, dt
+    h.fcurrent()
+    h.frecord_init()
+
+
 def invivo_sweep(cell: str, sims: int, sim_ms: float):
     from bridge.characterize import Settings, prepare
 
@@ -55,7 +82,6 @@ def bare_invivo(ctx, tasks) -> tuple[float, int, list]:
     from neuron import h
 
     from cells import get_recipe, load_morphology
-    from cells.contract import SETTLE_DT_MS, SETTLE_MS
     from cells.neuron_cell import NeuronCell
 
     t_start = time.perf_counter()
@@ -70,27 +96,13 @@ def bare_invivo(ctx, tasks) -> tuple[float, int, list]:
             for (b, x), train in zip(sites, trains):
                 seg = cell.sections[b](x)
                 for kind in kinds:
-                    m = recipe.synapse(kind)
-                    pp = getattr(h, m.mechanism)(seg)
-                    pp.tau_rise, pp.tau_decay, pp.e = m.tau_rise_ms, m.tau_decay_ms, m.e_mV
-                    for name, value in m.params:
-                        setattr(pp, name, value)
-                    nc = h.NetCon(None, pp)
-                    nc.weight[0] = m.weight_for(cell.morphology.branches[b].type) * scale
+                    pp, nc = _synapse(h, recipe, cell, seg, b, kind, scale)
                     pps.append(pp)
                     ncs.append((nc, train))
         tvec, vsoma = h.Vector(), h.Vector()
         tvec.record(h._ref_t)
         vsoma.record(cell.sections[0](0.5)._ref_v)
-        h.cvode_active(0)
-        h.dt = dt
-        h.finitialize(recipe.v_init_mV)
-        h.t, h.dt = -SETTLE_MS, SETTLE_DT_MS
-        while h.t < -SETTLE_DT_MS / 2:
-            h.fadvance()
-        h.t, h.dt = 0.0, dt
-        h.fcurrent()
-        h.frecord_init()
+        _rest(h, recipe, dt)
         for nc, train in ncs:
             for t in train:
                 nc.event(t)
@@ -107,7 +119,6 @@ def bare_loop(ctx, tasks) -> tuple[float, int, list]:
     from neuron import h
 
     from cells import get_recipe, load_morphology
-    from cells.contract import SETTLE_DT_MS, SETTLE_MS
     from cells.neuron_cell import NeuronCell
 
     t_start = time.perf_counter()
@@ -122,13 +133,7 @@ def bare_loop(ctx, tasks) -> tuple[float, int, list]:
             seg = cell.sections[b](x)
             row = []
             for kind in ("ampa", "nmda"):
-                m = recipe.synapse(kind)
-                pp = getattr(h, m.mechanism)(seg)
-                pp.tau_rise, pp.tau_decay, pp.e = m.tau_rise_ms, m.tau_decay_ms, m.e_mV
-                for name, value in m.params:
-                    setattr(pp, name, value)
-                nc = h.NetCon(None, pp)
-                nc.weight[0] = m.weight_for(cell.morphology.branches[b].type)
+                pp, nc = _synapse(h, recipe, cell, seg, b, kind, 1.0)
                 pps.append(pp)
                 row.append(nc)
             ncs.append(row)
@@ -141,15 +146,7 @@ def bare_loop(ctx, tasks) -> tuple[float, int, list]:
         runs = ([[i] for i in range(n)] if task.kind == "unitary" else [list(range(k)) for k in p["n_values"]])
         res = []
         for active in runs:
-            h.cvode_active(0)
-            h.dt = dt
-            h.finitialize(recipe.v_init_mV)
-            h.t, h.dt = -SETTLE_MS, SETTLE_DT_MS
-            while h.t < -SETTLE_DT_MS / 2:
-                h.fadvance()
-            h.t, h.dt = 0.0, dt
-            h.fcurrent()
-            h.frecord_init()
+            _rest(h, recipe, dt)
             for i in active:
                 for nc in ncs[i]:
                     nc.event(p["times_ms"][i])

@@ -125,6 +125,38 @@ def summary_rows(results: xr.Dataset) -> list[dict]:
     return rows
 
 
+def plot_rows(rows: list[dict], path: str) -> None:
+    """Test accuracy (mean ± sd over seeds) and spikes per sample, one group of bars per task,
+    one bar per model and dendritic nonlinearity; trainable parameters in the legend."""
+    from matplotlib.figure import Figure
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    kinds = list(dict.fromkeys((r["model"], r["nonlinearity"] if r["model"] != "lif-snn" else "-") for r in rows))
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    width = 0.8 / len(kinds)
+    for k, (model, nl) in enumerate(kinds):
+        xs, acc, sd, spk, params = [], [], [], [], set()
+        for i, t in enumerate(tasks):
+            for r in rows:
+                if r["task"] == t and r["model"] == model and (r["nonlinearity"] == nl or model == "lif-snn"):
+                    xs.append(i + (k - (len(kinds) - 1) / 2) * width)
+                    acc.append(100 * r["accuracy_mean"]), sd.append(100 * r["accuracy_sd"]), spk.append(r["spikes"])
+                    params.add(r["params"])
+        label = f"{model}{'' if nl == '-' else ' ' + nl} ({', '.join(f'{p:,}' for p in sorted(params))} params)"
+        ax1.bar(xs, acc, width, yerr=sd, label=label)
+        ax2.bar(xs, spk, width, label=label)
+    for ax, ylabel in ((ax1, "test accuracy (%)"), (ax2, "spikes per sample")):
+        ax.set_xticks(range(len(tasks)), tasks, fontsize=8)
+        ax.set_ylabel(ylabel)
+    ax1.legend(fontsize=7, loc="lower left")
+    fig.suptitle("spiking dendritic networks vs LIF SNN at equal trainable parameters (benchmarks/snn_sweep.py)",
+                 fontsize=9)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--out-dir", required=True, help="sweep folder (results.nc)")
@@ -140,9 +172,17 @@ def main(argv=None) -> int:
     ap.add_argument("--no-speed", action="store_true", help="skip the sparse vs masked-dense speed line")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the summary and speed line as JSON")
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--plot", default="benchmarks/results/snn_sweep.png", metavar="PNG",
+                    help="accuracy and spikes per sample by task and model (default %(default)s; '' for none)")
+    ap.add_argument("--plot-from", default=None, metavar="JSON",
+                    help="only redraw the plot from an earlier --json file, no training")
     _markdown.add_argument(ap, "snn_sweep")
     args = ap.parse_args(argv)
     host = _markdown.machine()
+    if args.plot_from:
+        with open(args.plot_from) as fh:
+            plot_rows(json.load(fh)["rows"], args.plot or "benchmarks/results/snn_sweep.png")
+        return 0
 
     import torch
     from dendritic_errors import InputError
@@ -221,6 +261,8 @@ def main(argv=None) -> int:
               f"{r['spikes']:.0f}", f"{r['epoch_s']:.2f}"] for r in rows]
     for line in _markdown.table(header, table):
         print(line)
+    if args.plot and rows:
+        plot_rows(rows, args.plot)
     if args.json:
         with open(args.json + ".tmp", "w") as fh:
             json.dump({"rows": rows, "speed": speed, "quick": args.quick, "machine": host}, fh, indent=1)

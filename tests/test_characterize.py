@@ -274,12 +274,16 @@ def test_reader_refuses_bad_files(tiny, tmp_path):
 
 
 # ------------------------------------------------------------------------------ sweep: local reference
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "ref.nc"
-    proc = cli([*SWEEP, "--workers", "2", "-o", str(out)])
+def _reference_run(tmp_path_factory, name, args):
+    out = tmp_path_factory.mktemp(name) / "ref.nc"
+    proc = cli([*args, "-o", str(out)])
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return _reference_run(tmp_path_factory, "ref", [*SWEEP, "--workers", "2"])
 
 
 # ------------------------------------------------------------------------------ kill -9 and resume
@@ -398,10 +402,7 @@ def test_dispersion_needs_enough_terminal_branches(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def dispersion_reference(tmp_path_factory):
-    out = tmp_path_factory.mktemp("disp") / "ref.nc"
-    proc = cli([*DISPERSION, "--workers", "0", "-o", str(out)])
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return _reference_run(tmp_path_factory, "disp", [*DISPERSION, "--workers", "0"])
 
 
 def test_dispersion_contents(dispersion_reference):

@@ -1,0 +1,106 @@
+"""`bridge fit --temporal` on an invivo group (issue 20): data loading, split, report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bridge.cli import main
+from bridge.fit.temporal import load_data, split, subunits
+from bridge.schema import CHARACTERIZATION_SCHEMA_NAME, CHARACTERIZATION_SCHEMA_VERSION, write_characterization
+
+
+def invivo_group(n_sim=10, n_t=900, seed=0):
+    """A small invivo group whose voltage is a known filtered sum of the inputs."""
+    rng = np.random.default_rng(seed)
+    n_syn = 24
+    cls = np.repeat([0, 1], n_syn // 2)
+    branch = np.tile([1, 2, 3], n_syn // 3)
+    x = (rng.random((n_sim, n_t, n_syn)) < np.where(cls == 0, 0.02, 0.01)).astype(float)
+    k = np.exp(-np.arange(60) / 15.0)
+    drive = x @ np.where(cls == 0, 2.0, -1.5)
+    v = -70 + np.array([np.convolve(d, k)[:n_t] for d in drive])
+    syn_i, t_i, start, count = [], [], [], []
+    for s in range(n_sim):
+        t, i = np.nonzero(x[s])
+        start.append(sum(count)), count.append(t.size)
+        syn_i.append(i), t_i.append(t)
+    spikes_t = [np.flatnonzero(v[s] > -60)[:3] for s in range(n_sim)]
+    sp_sim = np.concatenate([np.full(t.size, s) for s, t in enumerate(spikes_t)]).astype(np.int64)
+    sp_t = np.concatenate(spikes_t).astype(float)
+    ds = xr.Dataset(
+        {"soma_mV": (("condition", "sim", "time_ms"), v[None].astype(np.float32)),
+         "soma_spike_count": (("condition", "sim"), np.array([[t.size for t in spikes_t]], np.int64)),
+         "spike_condition": (("spike",), np.zeros(sp_t.size, np.int64)), "spike_sim": (("spike",), sp_sim),
+         "spike_time_ms": (("spike",), sp_t),
+         "synapse_branch": (("synapse",), branch.astype(np.int64)), "synapse_x": (("synapse",), np.full(n_syn, 0.5)),
+         "synapse_class": (("synapse",), cls.astype(np.int64)),
+         "synapse_branch_type": (("synapse",), np.array(["basal"] * n_syn, dtype=object)),
+         "synapse_path_distance_um": (("synapse",), np.full(n_syn, 100.0)),
+         "event_synapse": (("event",), np.concatenate(syn_i).astype(np.int32)),
+         "event_time_ms": (("event",), np.concatenate(t_i).astype(np.float32)),
+         "sim_event_start": (("sim",), np.array(start, np.int64)), "sim_event_count": (("sim",), np.array(count)),
+         "exc_rate_hz": (("sim", "time_ms"), np.full((n_sim, n_t), 20.0, np.float32)),
+         "inh_rate_hz": (("sim", "time_ms"), np.full((n_sim, n_t), 10.0, np.float32)),
+         "branch_parent": (("branch",), np.array([0, 1, 1])),
+         "branch_type": (("branch",), np.array(["basal"] * 3, dtype=object))},
+        coords={"condition": ("condition", np.array(["control"], dtype=object)), "sim": np.arange(n_sim),
+                "time_ms": np.arange(n_t, dtype=float), "synapse": np.arange(n_syn), "branch": [1, 2, 3]},
+        attrs={"protocol": "invivo", "kinetics_ampa_ms": np.array([0.3, 3.0]),
+               "kinetics_nmda_ms": np.array([2.0, 50.0]), "kinetics_gabaa_ms": np.array([0.5, 7.0])})
+    return ds, x, v
+
+
+def write(path, ds):
+    attrs = {"schema": CHARACTERIZATION_SCHEMA_NAME, "schema_version": CHARACTERIZATION_SCHEMA_VERSION,
+             "project_version": "0", "simulator": "synthetic", "simulator_version": "0", "cell": "synthetic",
+             "morphology_source": "builtin", "morphology_sha256": "0" * 64, "recipe_sha256": "0" * 64, "seed": 0,
+             "dt_ms": 0.025, "temperature_C": 34.0, "created": "2026-01-01T00:00:00Z", "protocols": "invivo"}
+    write_characterization({"invivo": ds}, attrs, path)
+    return path
+
+
+def test_data_split_and_subunits():
+    ds, x, v = invivo_group()
+    data = load_data(ds, "control")
+    np.testing.assert_array_equal(data.x.numpy(), x)
+    np.testing.assert_allclose(data.v_mV.numpy(), v, atol=1e-4)
+    assert data.spikes.sum() == ds.sizes["spike"]
+    parts = split(10, seed=3)
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(10))
+    again = split(10, seed=3)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+    assert len(parts["test"]) >= 1 and len(parts["val"]) >= 1
+    sub, parent, names = subunits(ds, "branch")
+    assert list(parent) == [-1, 0, 0] and set(sub) == {0, 1, 2} and names[0] == "branch 1"
+
+
+def test_fit_temporal_cli(tmp_path, capsys):
+    path = write(tmp_path / "iv.nc", invivo_group()[0])
+    report = tmp_path / "t.json"
+    assert main(["fit", str(path), "--temporal", "--models", "hln,ln", "--epochs", "3", "--threads", "1",
+                 "--report", str(report)]) == 0
+    rep = json.loads(report.read_text())["temporal"]["conditions"]["control"]
+    for m in ("hln", "ln"):
+        assert rep[m]["n_test"] >= 1 and rep[m]["n_parameters"] > 24
+        assert rep[m]["v_rmse_mV"] is not None and rep[m]["v_rmse_mV"] > 0
+    assert "hln" in capsys.readouterr().out
+    assert main(["fit", str(path), "--temporal", "--report", str(tmp_path / "u.json"), "-o", str(tmp_path / "u.nc")]) == 2
+    assert "not available" in capsys.readouterr().err
+    assert main(["fit", str(path), "--temporal", "--models", "xyz", "--report", str(tmp_path / "v.json")]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert not (tmp_path / "v.json").exists() and not (tmp_path / "u.json").exists()
+
+
+def test_plot_invivo(tmp_path):
+    from bridge.plots import plot_invivo, save_figure
+    ds, x, _ = invivo_group(n_sim=2, n_t=300)
+    fig = plot_invivo(ds, sim=1, max_synapses=12)
+    assert len(fig.axes) == 3                                   # no nexus recording here
+    raster = fig.axes[0].collections[0].get_offsets()
+    shown = np.lexsort((ds.synapse_path_distance_um.values, ds.synapse_class.values))[::2]   # 24 -> every 2nd
+    assert len(raster) == int(x[1][:, shown].sum())              # every event of the shown synapses
+    save_figure(fig, tmp_path / "iv.png")
+    assert (tmp_path / "iv.png").stat().st_size > 1000
