@@ -581,10 +581,7 @@ def _patterns_layout(ctx) -> dict:
     if "patterns" in ctx.cache:
         return ctx.cache["patterns"]
     s, morph = ctx.settings, ctx.morphology
-    near = [b for b in morph.of_type(("basal", "oblique")) if b.path_distance_at(0.5) <= s.pattern_max_distance_um]
-    cands = [b.id for b in near if not morph.children(b.id) and b.length_um >= 20.0]
-    if len(cands) < s.pattern_branches:
-        cands = [b.id for b in near] or [b.id for b in morph.of_type(("basal", "oblique"))]
+    cands = _input_branches(ctx, s.pattern_max_distance_um, s.pattern_branches)
     k = min(s.pattern_branches, len(cands))
     branches = sorted(int(b) for b in rng(s.seed, "patterns", "branches").choice(cands, size=k, replace=False))
     sites, rec, table = [], [], {}
@@ -704,13 +701,17 @@ def poisson_train(r: np.random.Generator, rate_hz: float, start_ms: float, dur_m
     return [float(round(v, 4)) for v in t[t < start_ms + dur_ms]]
 
 
-def _terminal_branches(ctx, max_distance_um: float) -> list[int]:
-    """Terminal basal/oblique branches >= 20 um long within `max_distance_um` (the thin
-    terminal dendrites P03 identify as subunits); all such branches when none is terminal."""
+def _input_branches(ctx, max_distance_um: float, need: int) -> list[int]:
+    """Candidate input branches of `patterns` and `cluster_dispersion`: terminal basal/oblique
+    branches >= 20 um long within `max_distance_um` (the thin terminal dendrites P03 take as
+    subunits); when fewer than `need`, every basal/oblique branch within that distance; when
+    none, every basal/oblique branch."""
     morph = ctx.morphology
     near = [b for b in morph.of_type(("basal", "oblique")) if b.path_distance_at(0.5) <= max_distance_um]
     cands = [b.id for b in near if not morph.children(b.id) and b.length_um >= 20.0]
-    return cands or [b.id for b in near] or [b.id for b in morph.of_type(("basal", "oblique"))]
+    if len(cands) >= need:
+        return cands
+    return [b.id for b in near] or [b.id for b in morph.of_type(("basal", "oblique"))]
 
 
 def _dispersion_layout(ctx) -> dict:
@@ -741,10 +742,10 @@ def _dispersion_layout(ctx) -> dict:
     if "cluster_dispersion" in ctx.cache:
         return ctx.cache["cluster_dispersion"]
     s, morph = ctx.settings, ctx.morphology
-    cands = _terminal_branches(ctx, s.pattern_max_distance_um)
     need = max(m for _, m in s.dispersion_configs)
+    cands = _input_branches(ctx, s.pattern_max_distance_um, need)
     if len(cands) < need:
-        raise InputError(f"cluster_dispersion: {morph.name} has {len(cands)} terminal basal/oblique branches within "
+        raise InputError(f"cluster_dispersion: {morph.name} has {len(cands)} basal/oblique branches within "
                          f"{s.pattern_max_distance_um:g} um; the configurations need {need} (one per cluster)")
     k = min(max(s.dispersion_branches, need), len(cands))
     branches = sorted(int(b) for b in rng(s.seed, "cluster_dispersion", "branches").choice(cands, size=k, replace=False))
@@ -832,7 +833,10 @@ def assemble_cluster_dispersion(ctx: Context, results) -> xr.Dataset:
         "placement_index": (("run",), col(2)),
         "n_dispersed": (("run",), col(3)),
         "total_synapses": (("run",), counts.sum(1).astype(np.int64)),
-        "curve_local_mean_mV": (("branch", "curve_n"), curves["local_mean_mV"][np.arange(len(B) * nc), np.repeat(np.arange(len(B)), nc)].reshape(cshape)),
+        # curve run i belongs to branch i // nc: its own recording site's column
+        "curve_local_mean_mV": (("branch", "curve_n"),
+                                curves["local_mean_mV"][np.arange(len(B) * nc), np.repeat(np.arange(len(B)), nc)]
+                                .reshape(cshape)),
         "curve_soma_mean_mV": (("branch", "curve_n"), curves["soma_mean_mV"].reshape(cshape)),
         "curve_soma_rate_hz": (("branch", "curve_n"), curves["soma_rate_hz"].reshape(cshape)),
     }
