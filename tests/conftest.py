@@ -1,4 +1,8 @@
+import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,3 +33,37 @@ def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    sched_file = tmp_path / "scheduler.json"
+    procs = []
+    opts = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    procs.append(subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                   "--no-dashboard", "--scheduler-file", str(sched_file)], **opts))
+    deadline = time.time() + 60
+    while not sched_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    address = json.loads(sched_file.read_text())["address"]
+    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
+                                 "--no-dashboard", "--memory-limit", "0", "--name", f"w{i}"], **opts)
+               for i in range(2)]
+    procs += workers
+    from distributed import Client
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(2, timeout=60)
+    try:
+        yield address, workers
+    finally:
+        for p in procs[::-1]:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
