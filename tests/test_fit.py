@@ -234,7 +234,8 @@ def test_characterize_then_fit_small_cell(tmp_path, capsys):
     pytest.importorskip("bridge.commands.characterize")
     char = tmp_path / "char.nc"
     assert main(["characterize", "l5pc", "--protocols", "integration,patterns", "--branches", "2",
-                 "--synapses", "8", "--patterns", "40", "--conditions", "control", "--placements", "clustered",
+                 "--synapses", "8", "--patterns", "40", "--pattern-branches", "6", "--pattern-synapses", "6",
+                 "--conditions", "control", "--placements", "clustered",
                  "--workers", "1", "--no-progress", "-o", str(char)]) == 0
     out = tmp_path / "units.nc"
     assert main(["fit", str(char), "-o", str(out), "--skip-bad"]) == 0

@@ -62,6 +62,9 @@ def _check_settings(s: Settings) -> None:
         raise InputError(f"--synapses must be >= 1, got {s.n_synapses}")
     if s.n_patterns < 2:
         raise InputError(f"--patterns must be >= 2, got {s.n_patterns}")
+    if s.pattern_branches < 1 or s.pattern_synapses < 1:
+        raise InputError(f"--pattern-branches and --pattern-synapses must be >= 1, got {s.pattern_branches} and "
+                         f"{s.pattern_synapses}")
     if s.dispersion_placements < 1:
         raise InputError(f"--dispersion-placements must be >= 1, got {s.dispersion_placements}")
     if s.invivo_simulations < 1 or not s.invivo_duration_ms >= 10:

@@ -65,6 +65,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dispersion-weight-scale", type=float, default=d.dispersion_weight_scale, metavar="X",
                         help="cluster_dispersion: synaptic conductances x X (default "
                              f"{d.dispersion_weight_scale:g})")
+    parser.add_argument("--pattern-branches", type=int, default=d.pattern_branches, metavar="N",
+                        help=f"patterns: branches that receive input (default {d.pattern_branches})")
+    parser.add_argument("--pattern-synapses", type=int, default=d.pattern_synapses, metavar="N",
+                        help=f"patterns: cluster size per branch, the most active on one branch "
+                             f"(default {d.pattern_synapses})")
     parser.add_argument("--traces", action="store_true", help="integration: also store the voltage traces")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--dt", type=float, default=0.025, metavar="MS", help="time step (default 0.025 ms)")
@@ -128,6 +133,7 @@ def run(args) -> int:
     settings = Settings(seed=args.seed, branches=parse_branches(args.branches), n_synapses=args.synapses,
                         conditions=names(args.conditions), placements=names(args.placements),
                         n_patterns=args.patterns, traces=args.traces,
+                        pattern_branches=args.pattern_branches, pattern_synapses=args.pattern_synapses,
                         dispersion_placements=args.dispersion_placements,
                         dispersion_configs=parse_configs(args.dispersion_configs),
                         dispersion_duration_ms=args.dispersion_ms,
