@@ -896,6 +896,15 @@ def _invivo_layout(ctx) -> dict:
 
 
 def _invivo_task(ctx, k: int, condition: str) -> Task:
+    """The task of simulation k in `condition`, built once per run (the planner and the
+    assembler both ask for it; its trains come from a sort of every event)."""
+    key = ("invivo_task", k, condition)
+    if key not in ctx.cache:
+        ctx.cache[key] = _make_invivo_task(ctx, k, condition)
+    return ctx.cache[key]
+
+
+def _make_invivo_task(ctx, k: int, condition: str) -> Task:
     from bridge.characterize import invivo as IV
 
     s, lay = ctx.settings, _invivo_layout(ctx)
