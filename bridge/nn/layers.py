@@ -50,6 +50,10 @@ def _apply_units_first(act: nn.Module, z: torch.Tensor) -> torch.Tensor:
     Modules with per-unit parameters expect units on the last axis; elementwise ones run
     on the contiguous tensor directly (their backward is much slower on a transposed view).
     """
+    if isinstance(act, (nn.LeakyReLU, nn.ReLU)) and z.requires_grad and z.grad_fn is not None:
+        # z is the caller's fresh intermediate: in place saves a pass and a large allocation
+        # (autograd supports both: their backward needs only the result, slope > 0)
+        return F.leaky_relu_(z, act.negative_slope) if isinstance(act, nn.LeakyReLU) else F.relu_(z)
     if isinstance(act, _ELEMENTWISE):
         return act(z)
     if isinstance(act, FittedTransfer):
@@ -70,7 +74,8 @@ def sparse_linear_t(x: torch.Tensor, indices: torch.Tensor, weight: torch.Tensor
     else:
         # embedding_bag is fast only on a contiguous (n_in, B) table
         out = F.embedding_bag(indices, x.t().contiguous(), per_sample_weights=weight, mode="sum")
-    return out if bias is None else out + bias[:, None]
+    # in place: neither product keeps its output for backward, and out is (K, B), often large
+    return out if bias is None else out.add_(bias[:, None])
 
 
 class DendriticLayer(nn.Module):
