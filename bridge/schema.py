@@ -13,6 +13,7 @@ integer ``schema_version``. Transfer-family parameters mean what `bridge.transfe
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -86,9 +87,11 @@ def _c(name, dims, units, long_name, kind="n", required=True):
 # =====================================================================================
 
 UNITS_SCHEMA_NAME = "bridge.units"
-UNITS_SCHEMA_VERSION = 3
-"""3: netCDF groups transfer/diagnostics/two_layer and parameter units. Versions 1 and 2
-(one flat group, no parameter units) are converted on reading (:func:`open_units`)."""
+UNITS_SCHEMA_VERSION = 4
+"""4: optional temporal neuron models (netCDF groups ``temporal/<condition>/<model>``,
+:data:`TEMPORAL_MODEL_ATTRS`); a file may hold only those. 3: netCDF groups
+transfer/diagnostics/two_layer and parameter units. Versions 1 and 2 (one flat group, no
+parameter units) and 3 are converted on reading (:func:`open_units`)."""
 
 PARAMS_UNITS = "per family: see param_units"
 COUNT_PARAMS_UNITS = "per family: see count_param_units"
@@ -207,10 +210,10 @@ UNITS_GROUPS: dict[str, Group] = {g.name: g for g in (
 UNITS_ATTRS: tuple[Attr, ...] = (
     Attr("schema", f'"{UNITS_SCHEMA_NAME}"'),
     Attr("schema_version", f"{UNITS_SCHEMA_VERSION}"),
-    Attr("input_units", 'input of the transfer functions, e.g. "mV (expected linear sum)"'),
-    Attr("output_units", 'output of the transfer functions ("mV ...")'),
-    Attr("input_range_min", "smallest expected input the fits saw (mV)"),
-    Attr("input_range_max", "largest expected input the fits saw (mV)"),
+    Attr("input_units", 'input of the transfer functions, e.g. "mV (expected linear sum)"', group="transfer"),
+    Attr("output_units", 'output of the transfer functions ("mV ...")', group="transfer"),
+    Attr("input_range_min", "smallest expected input the fits saw (mV)", group="transfer"),
+    Attr("input_range_max", "largest expected input the fits saw (mV)", group="transfer"),
     *(Attr(n, d, group="diagnostics") for n, d in (
         ("default_placement", "placement of the default fit"),
         ("default_condition", "condition of the default fit"),
@@ -226,6 +229,34 @@ UNITS_ATTRS: tuple[Attr, ...] = (
 """Root attributes; the characterization's provenance (cell, seed, simulator ..., its
 ``schema_version`` and ``protocols`` as ``characterization_schema_version`` and
 ``characterization_protocols``) is copied alongside."""
+
+TEMPORAL_GROUP = "temporal"
+TEMPORAL_MODEL_ATTRS: tuple[Attr, ...] = (
+    Attr("model", "the model's name in `bridge fit --temporal --models` (hln, ln, branch_elm, elm, tcn)"),
+    Attr("condition", "the invivo condition it was fitted to (control, ampa_only)"),
+    Attr("class_name", "its bridge.nn class (HierarchicalLN, PointLN, BranchELMNeuron, ELMNeuron, TCNNeuron)"),
+    Attr("constructor_json", "JSON of the constructor's other arguments; each array argument NAME is the "
+                             "variable `init.NAME`"),
+    Attr("input_units", '"spike counts per dt_ms bin, (batch, time, synapse)"'),
+    Attr("n_synapses", "input synapses (the last axis of the input)"),
+    Attr("n_parameters", "trainable parameters"),
+    *(Attr(n, d, required=False) for n, d in (
+        ("spike_auc", "held-out spike-prediction ROC AUC at 1 ms (bridge.nn.temporal_metrics)"),
+        ("spike_tpr_at_fpr", "held-out true-positive rate at `fpr` false positives"),
+        ("fpr", "false-positive rate of spike_tpr_at_fpr"),
+        ("v_variance_explained", "held-out somatic voltage variance explained (clipped at -55 mV)"),
+        ("v_variance_explained_rescaled", "the same, prediction rescaled to the target's mean and SD"),
+        ("v_rmse_mV", "held-out voltage RMSE (mV)"),
+        ("v_rmse_rescaled_mV", "the same, rescaled (mV)"),
+        ("n_train", "training simulations"), ("n_val", "validation simulations"),
+        ("n_test", "held-out test simulations"), ("epochs", "epochs run (early stopping)"),
+        ("train_seconds", "training wall time (s)"), ("subunit_rule", "hLN/branch-ELM subunits: branch or type"),
+        ("seed", "split and initialisation seed"), ("device", "training device"))),
+)
+"""Attributes of one temporal model group ``temporal/<condition>/<model>``. Its variables:
+``state.KEY`` for each entry KEY of the module's ``state_dict`` (parameters and buffers,
+dims ``KEY_dim0``...) and ``init.NAME`` for each array argument of its constructor;
+:func:`bridge.nn.temporal_units.temporal_model` rebuilds the module from them."""
 
 # =====================================================================================
 # Characterization file (written by `bridge characterize`, read by `bridge fit`)
@@ -637,6 +668,8 @@ def check_units(ds: xr.Dataset, source: str = "units dataset") -> xr.Dataset:
     if version < UNITS_SCHEMA_VERSION:
         fail(f"schema_version {version} in memory; read old files with bridge.schema.open_units "
              "(converts them) or regenerate them with `bridge fit CHAR.nc -o units.nc`")
+    if "family" not in ds.data_vars:
+        fail("no transfer group (a file of temporal models only is read with bridge.nn.temporal_neuron)")
     present = units_groups_present(ds)
     _check_attrs(ds.attrs, UNITS_ATTRS, present, fail)
     try:
@@ -682,13 +715,62 @@ def _group_dataset(ds: xr.Dataset, group: Group) -> xr.Dataset:
     return ds[names].assign_coords({c: ds[c] for c in coords}).assign_attrs(group=group.name)
 
 
-def write_units(ds: xr.Dataset, path: str | os.PathLike) -> None:
-    """Check and write a units dataset atomically, one netCDF group per :data:`UNITS_GROUPS`."""
-    check_units(ds, source="dataset to write")
-    nodes = {"/": xr.Dataset(attrs=dict(ds.attrs))}
-    for name in units_groups_present(ds):
-        nodes[f"/{name}"] = _group_dataset(ds, UNITS_GROUPS[name])
+def check_temporal_model(ds: xr.Dataset, source: str) -> xr.Dataset:
+    """Check one temporal model group against :data:`TEMPORAL_MODEL_ATTRS`; raise `InputError`."""
+    fail = _fail(source)
+    _check_attrs(ds.attrs, TEMPORAL_MODEL_ATTRS, (), fail)
+    try:
+        json.loads(str(ds.attrs["constructor_json"]))
+    except ValueError:
+        fail("constructor_json is not JSON")
+    if not any(str(k).startswith("state.") for k in ds.data_vars):
+        fail("no state.* variables (the module's state_dict)")
+    for k, v in ds.data_vars.items():
+        if not str(k).startswith(("state.", "init.")):
+            fail(f"unexpected variable {k!r} (only state.* and init.*)")
+        if "units" not in v.attrs:
+            fail(f"variable {k!r} has no 'units' attribute")
+    return ds
+
+
+def write_units(ds: xr.Dataset | None, path: str | os.PathLike,
+                temporal: Mapping[str, xr.Dataset] | None = None, attrs: Mapping | None = None) -> None:
+    """Check and write a units file atomically: one netCDF group per :data:`UNITS_GROUPS`
+    present in `ds`, and one per temporal model (`temporal`: {"condition/model": group},
+    see :data:`TEMPORAL_MODEL_ATTRS`). `ds` may be None when there are temporal models;
+    the root attributes are then `attrs` (schema and version set here)."""
+    if ds is None and not temporal:
+        raise ValueError("write_units needs a units dataset, temporal models, or both")
+    if ds is not None:
+        check_units(ds, source="dataset to write")
+        root = dict(ds.attrs)
+    else:
+        root = {k: v for k, v in (attrs or {}).items() if k not in ("schema", "schema_version")}
+        root.update(schema=UNITS_SCHEMA_NAME, schema_version=UNITS_SCHEMA_VERSION)
+    nodes = {"/": xr.Dataset(attrs=root)}
+    if ds is not None:
+        for name in units_groups_present(ds):
+            nodes[f"/{name}"] = _group_dataset(ds, UNITS_GROUPS[name])
+    for key, g in (temporal or {}).items():
+        if key.count("/") != 1:
+            raise ValueError(f"temporal model key {key!r} must be 'condition/model'")
+        nodes[f"/{TEMPORAL_GROUP}/{key}"] = check_temporal_model(g, source=f"temporal model {key} to write")
     write_netcdf_atomic(xr.DataTree.from_dict(nodes), path)
+
+
+def open_temporal_models(path: str | os.PathLike) -> dict[str, xr.Dataset]:
+    """The temporal models of a units file, {"condition/model": group} (checked; empty for
+    files without any). Unreadable, truncated or wrong files raise `InputError`."""
+    path = os.fspath(path)
+    tree = read_netcdf(path, "units", tree=True)
+    _check_version(dict(tree.attrs), path, UNITS_SCHEMA_NAME, UNITS_SCHEMA_VERSION)
+    out = {}
+    if TEMPORAL_GROUP in tree.children:
+        for cond, node in tree[TEMPORAL_GROUP].children.items():
+            for model, leaf in node.children.items():
+                key = f"{cond}/{model}"
+                out[key] = check_temporal_model(leaf.to_dataset(), source=f"{path} [temporal/{key}]")
+    return out
 
 
 def _convert_flat_units(ds: xr.Dataset, version: int) -> xr.Dataset:
@@ -713,6 +795,9 @@ def open_units(path: str | os.PathLike) -> xr.Dataset:
     version = _check_version(attrs, path, UNITS_SCHEMA_NAME, UNITS_SCHEMA_VERSION)
     if version < 3:
         return check_units(_convert_flat_units(tree.to_dataset(), version), source=path)
+    if "transfer" not in tree.children and TEMPORAL_GROUP in tree.children:
+        raise InputError(f"{path}: holds temporal models only (no transfer group); read them with "
+                         "bridge.nn.temporal_neuron(path)")
     parts = []
     for name, g in UNITS_GROUPS.items():
         if name in tree.children:
@@ -721,6 +806,8 @@ def open_units(path: str | os.PathLike) -> xr.Dataset:
             raise InputError(f"{path}: missing group {name!r}")
     ds = xr.merge(parts, join="exact", compat="equals", combine_attrs="override")
     ds.attrs = attrs
+    if version < UNITS_SCHEMA_VERSION:   # 3 -> 4 added only the optional temporal groups
+        ds.attrs.update(schema_version=UNITS_SCHEMA_VERSION, converted_from_schema_version=version)
     return check_units(ds, source=path)
 
 
@@ -855,6 +942,12 @@ def schema_markdown() -> str:
            "Root attributes:", "", *_md_attrs(UNITS_ATTRS)]
     for g in UNITS_GROUPS.values():
         out += _md_group(g)
+    out += [f"### Groups `{TEMPORAL_GROUP}/<condition>/<model>` (optional)", "",
+            "One group per fitted temporal neuron model (`bridge fit CHAR.nc --temporal -o UNITS.nc`), read back "
+            "as a module by `bridge.nn.temporal_neuron(path, model=..., condition=...)`. Variables: `state.KEY` for "
+            "each entry of the module's `state_dict` (dims `KEY_dim0`, ...), `init.NAME` for each array argument of "
+            "its constructor. A units file may hold these groups only (no `transfer`).", "",
+            "Attributes of each group:", "", *_md_attrs(TEMPORAL_MODEL_ATTRS)]
     out += ["### Transfer families and parameter units", "",
             "Units of `params` for input and output in mV (`param_units`); for the count fits the "
             "input is synapses (`count_param_units`).", "",

@@ -7,7 +7,7 @@ from bridge.cli import main
 from bridge.fit.branches import fit_integration, fit_timing
 from bridge.fit.curves import fit_curves, fit_family, prepare, spline_knots
 from bridge.fit.synthetic import TRUE_FAMILY, make_characterization, write_characterization
-from bridge.schema import check_units, make_units_dataset, open_units
+from bridge.schema import UNITS_SCHEMA_VERSION, check_units, make_units_dataset, open_units
 from bridge.transfer import FAMILIES, SPLINE_KNOTS, evaluate
 from dendritic_errors import InputError
 
@@ -120,7 +120,7 @@ def test_bridge_fit_end_to_end_synthetic(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "variance explained" in text and "point_neuron" in text and "91 %" in text
     u = open_units(out)
-    assert u.attrs["schema_version"] == 3 and u.attrs["cell"] == "synthetic"
+    assert u.attrs["schema_version"] == UNITS_SCHEMA_VERSION and u.attrs["cell"] == "synthetic"
     assert u.attrs["default_placement"] == "clustered" and u.attrs["selection_criterion"] == "bic"
     assert set(u["type_family"].values) == set(TRUE_FAMILY.values())
     assert u["curve_params"].dims == ("branch", "placement", "condition", "param")
@@ -153,7 +153,7 @@ def test_units_v3_checked(tmp_path):
         check_units(u.drop_vars("count_param_units"), source="x.nc")
     # the diagnostics and two_layer groups are optional: a transfer-only dataset is valid
     minimal = make_units_dataset([1], ["basal"], ["linear"], [dict(slope=1, offset=0)])
-    assert check_units(minimal).attrs["schema_version"] == 3
+    assert check_units(minimal).attrs["schema_version"] == UNITS_SCHEMA_VERSION
 
 
 def _expect_error(tmp_path, capsys, args, *words):

@@ -4,7 +4,7 @@ import torch
 
 from dendritic_errors import InputError
 from bridge.nn import DendriticLayer, load_units
-from bridge.schema import check_units, make_units_dataset, open_units, write_units
+from bridge.schema import UNITS_SCHEMA_VERSION, check_units, make_units_dataset, open_units, write_units
 
 torch.set_num_threads(1)
 
@@ -26,7 +26,7 @@ def test_round_trip(tmp_path):
     p = tmp_path / "u.nc"
     write_units(ds, p)
     back = open_units(p)
-    assert back.attrs["cell"] == "l5pc" and back.attrs["schema_version"] == 3
+    assert back.attrs["cell"] == "l5pc" and back.attrs["schema_version"] == UNITS_SCHEMA_VERSION
     assert list(back["type_family"].values) == ["sigmoid", "linear"]
     assert load_units(p).sizes["branch"] == 3
 
@@ -34,7 +34,7 @@ def test_round_trip(tmp_path):
 @pytest.mark.parametrize("mutate,message", [
     (lambda d: d.drop_vars("r2"), "missing variable 'r2'"),
     (lambda d: d.assign(r2=("branch_type", [1.0, 1.0], {"units": "1"})), "dims"),
-    (lambda d: d.assign_attrs(schema_version=4), "newer"),
+    (lambda d: d.assign_attrs(schema_version=UNITS_SCHEMA_VERSION + 1), "newer"),
     (lambda d: d.assign_attrs(schema="bridge.characterization"), "not a units file"),
     (lambda d: d.assign_attrs(input_range_max=-1.0), "input range"),
     (lambda d: d.assign(family=("branch", np.array(["sigmoid", "cubic", "linear"], dtype=object),

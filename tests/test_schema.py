@@ -123,6 +123,12 @@ def test_units_groups_round_trip(tmp_path):
     assert tree.attrs["schema_version"] == UNITS_SCHEMA_VERSION
     back = open_units(tmp_path / "u.nc")
     xr.testing.assert_identical(back, u)
+    # a version-3 file (same groups, no temporal models) is read and marked converted
+    tree.attrs["schema_version"] = 3
+    tree.to_netcdf(tmp_path / "v3.nc", engine="h5netcdf")
+    v3 = open_units(tmp_path / "v3.nc")
+    assert v3.attrs["schema_version"] == UNITS_SCHEMA_VERSION and v3.attrs["converted_from_schema_version"] == 3
+    xr.testing.assert_equal(v3, u)
 
 
 def test_old_flat_units_files_are_converted(tmp_path):
@@ -132,7 +138,7 @@ def test_old_flat_units_files_are_converted(tmp_path):
         flat[v].attrs["units"] = "family-specific (see bridge.transfer)"
     flat.to_netcdf(tmp_path / "v2.nc", engine="h5netcdf")
     back = open_units(tmp_path / "v2.nc")
-    assert back.attrs["schema_version"] == 3 and back.attrs["converted_from_schema_version"] == 2
+    assert back.attrs["schema_version"] == UNITS_SCHEMA_VERSION and back.attrs["converted_from_schema_version"] == 2
     xr.testing.assert_equal(back["param_units"], u["param_units"])
     assert back["params"].attrs["units"] == u["params"].attrs["units"]
     # the committed demo units (version 2) still drive the torch layers

@@ -387,3 +387,48 @@ def test_temporal_loss_clips_only_the_target():
                                         torch.tensor([[0.0, 1.0]]))
     assert float(vterm) == 0.0 and float(sterm) == pytest.approx(math.log(2.0))
     assert float(total) == pytest.approx(math.log(2.0))
+
+
+def _specs():
+    """(class name, constructor arguments) of each model kind, as `bridge fit --temporal` stores them."""
+    cls, sub = (t.numpy() for t in _tree())
+    return {
+        "hln": ("HierarchicalLN", dict(synapse_class=cls, synapse_subunit=sub, subunit_parent=PARENT.numpy(),
+                                       kinetics=KINETICS, v_rest_mV=-68.0, seed=3)),
+        "hln-transfer": ("HierarchicalLN", dict(
+            synapse_class=cls, synapse_subunit=sub, subunit_parent=PARENT.numpy(), kinetics=KINETICS, seed=3,
+            transfer=[("sigmoid", dict(threshold=4.0, slope=1.5, amplitude=10.0, baseline=0.0)),
+                      ("saturating", dict(amplitude=8.0, scale=3.0))] * 2)),
+        "ln": ("PointLN", dict(synapse_class=cls, kinetics=KINETICS, seed=3)),
+        "tcn": ("TCNNeuron", dict(n_synapses=N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3)),
+        "elm": ("ELMNeuron", dict(n_synapses=N_SYN, n_memory=5, mlp_hidden=8)),
+        "branch_elm": ("BranchELMNeuron", dict(synapse_subunit=sub, n_memory=5, mlp_hidden=8)),
+    }
+
+
+def test_units_file_round_trip_of_every_model_kind(tmp_path):
+    """Export to a units file and read back: the same class, state and outputs (no pickle)."""
+    from bridge.nn.temporal_units import model_dataset, temporal_model, temporal_neuron
+    from bridge.schema import write_units
+
+    groups, fitted = {}, {}
+    for name, (class_name, kwargs) in _specs().items():
+        m = temporal_model(class_name, kwargs)
+        with torch.no_grad():      # away from the initial values, so a fresh build would differ
+            for p in m.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+        fitted[name] = m.eval()
+        groups[f"control/{name}"] = model_dataset(m, kwargs, dict(model=name, condition="control", spike_auc=0.5))
+    write_units(None, tmp_path / "u.nc", temporal=groups, attrs={"cell": "test"})
+    x = _spikes((2, 70, N_SYN), dtype=torch.float32)
+    for name, m in fitted.items():
+        back = temporal_neuron(tmp_path / "u.nc", model=name)
+        assert type(back) is type(m) and back.units_attrs["spike_auc"] == 0.5
+        assert back.units_attrs["n_parameters"] == count_parameters(m)
+        for (k, a), (k2, b) in zip(m.state_dict().items(), back.state_dict().items()):
+            assert k == k2 and torch.equal(a, b), (name, k)
+        with torch.no_grad():
+            (v1, l1), (v2, l2) = m(x), back(x)
+        assert torch.equal(v1, v2) and torch.equal(l1, l2), name
+        fresh = temporal_model(*_specs()[name])
+        assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), back.state_dict().values()))

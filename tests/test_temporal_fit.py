@@ -77,18 +77,42 @@ def test_data_split_and_subunits():
     assert list(parent) == [-1, 0, 0] and set(sub) == {0, 1, 2} and names[0] == "branch 1"
 
 
-def test_fit_temporal_cli(tmp_path, capsys):
-    path = write(tmp_path / "iv.nc", invivo_group()[0])
-    report = tmp_path / "t.json"
+def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
+    import torch
+
+    from bridge.fit.temporal import load_data
+    from bridge.nn import HierarchicalLN, PointLN, predict_temporal, temporal_models, temporal_neuron
+    from bridge.schema import open_units
+
+    ds = invivo_group()[0]
+    path = write(tmp_path / "iv.nc", ds)
+    report, units = tmp_path / "t.json", tmp_path / "t.nc"
     assert main(["fit", str(path), "--temporal", "--models", "hln,ln", "--epochs", "3", "--threads", "1",
-                 "--report", str(report)]) == 0
+                 "--report", str(report), "-o", str(units)]) == 0
     rep = json.loads(report.read_text())["temporal"]["conditions"]["control"]
     for m in ("hln", "ln"):
         assert rep[m]["n_test"] >= 1 and rep[m]["n_parameters"] > 24
         assert rep[m]["v_rmse_mV"] is not None and rep[m]["v_rmse_mV"] > 0
     assert "hln" in capsys.readouterr().out
-    assert main(["fit", str(path), "--temporal", "--report", str(tmp_path / "u.json"), "-o", str(tmp_path / "u.nc")]) == 2
-    assert "not available" in capsys.readouterr().err
+    # the units file holds both models; each comes back as its class, with the report's figures
+    assert sorted(temporal_models(units)) == ["control/hln", "control/ln"]
+    hln, ln = temporal_neuron(units), temporal_neuron(units, model="ln", condition="control")
+    assert type(hln) is HierarchicalLN and type(ln) is PointLN and not hln.training
+    assert hln.units_attrs["n_parameters"] == rep["hln"]["n_parameters"]
+    assert hln.units_attrs["v_rmse_mV"] == pytest.approx(rep["hln"]["v_rmse_mV"])
+    # ... and predicts what the fitted model predicted: the same held-out RMSE, recomputed
+    data = load_data(ds, "control").subset(split(len(ds["sim"]), 0)["test"])
+    v, _ = predict_temporal(hln, data)
+    rmse = float(torch.sqrt(torch.mean((torch.clamp(v[:, 500:], max=-55.0)
+                                        - torch.clamp(data.v_mV[:, 500:], max=-55.0)) ** 2)))
+    assert rmse == pytest.approx(rep["hln"]["v_rmse_mV"], rel=1e-4)
+    # a temporal-only units file is not a transfer-function file: one line says where to read it
+    with pytest.raises(Exception, match="temporal models only"):
+        open_units(units)
+    assert main(["fit", str(path), "--temporal", "--report", str(tmp_path / "u.json"), "-o", str(units)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    with pytest.raises(Exception, match="no temporal model 'control/elm'"):
+        temporal_neuron(units, model="elm")
     assert main(["fit", str(path), "--temporal", "--models", "xyz", "--report", str(tmp_path / "v.json")]) == 2
     assert "unknown model" in capsys.readouterr().err
     assert not (tmp_path / "v.json").exists() and not (tmp_path / "u.json").exists()

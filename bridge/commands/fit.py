@@ -24,6 +24,7 @@ examples:
   bridge fit char.nc -o units.nc --no-two-layer --skip-bad
   bridge fit char.nc -o units.nc --overwrite          # replace an earlier units.nc
   bridge fit dispersion.nc --report fit.json          # cluster_dispersion only: figures, no units file
+  bridge fit invivo.nc --temporal --models hln,ln,elm -o temporal.nc --report fit.json
 """
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ def add_arguments(p) -> None:
     p.add_argument("--plots", metavar="DIR", default=None, help="write PNG figures of the fits to DIR")
     t = p.add_argument_group("temporal models (the invivo group; issue 20)")
     t.add_argument("--temporal", action="store_true",
-                   help="fit temporal neuron models to the invivo group instead (needs --report; figures on the "
-                        "held-out simulations)")
+                   help="fit temporal neuron models to the invivo group instead: -o writes them into a units "
+                        "file (bridge.nn.temporal_neuron reads them back), --report their held-out figures")
     t.add_argument("--models", default="hln,ln", help="hln, ln, branch_elm, elm, tcn (default hln,ln)")
     t.add_argument("--subunits", default="branch", choices=("branch", "type"), help="hLN subunits (default branch)")
     t.add_argument("--conditions", default=None, help="invivo conditions (default all in the file)")
@@ -76,11 +77,8 @@ def run_temporal(args) -> int:
     from bridge.schema import open_characterization
     from dendritic_errors import InputError
 
-    if args.output is not None:
-        raise InputError("--temporal writes its figures with --report; exporting the temporal models into a "
-                         "units file (-o) is not available yet")
-    if args.report is None:
-        raise InputError("--temporal needs --report FILE.json")
+    if args.output is None and args.report is None:
+        raise InputError("--temporal: give -o UNITS.nc, --report FILE.json, or both")
     if args.epochs < 1:
         raise InputError(f"--epochs must be >= 1, got {args.epochs}")
     if args.device.startswith("cuda"):
@@ -107,8 +105,21 @@ def run_temporal(args) -> int:
                   "subunits": args.subunits, "seed": args.seed, "device": args.device,
                   "conditions": {c: {m: {k: v for k, v in row.items() if not k.startswith("_")}
                                      for m, row in rows.items()} for c, rows in res.items()}}}
-    write_report(report, args.report)
-    print(f"wrote {args.report}")
+    if args.output is not None:
+        from bridge.fit.temporal import units_groups
+        from bridge.schema import write_units
+
+        provenance = {k: v for k, v in g.attrs.items()
+                      if isinstance(v, (str, int, float)) and k not in ("schema", "schema_version")}
+        provenance.update(source_file=os.path.abspath(args.characterization),
+                          characterization_schema_version=int(g.attrs.get("schema_version", 0)))
+        write_units(None, args.output, temporal=units_groups(res, rule=args.subunits, seed=args.seed,
+                                                              device=args.device), attrs=provenance)
+        print(f"wrote {args.output}: {sum(len(r) for r in res.values())} temporal model(s); "
+              "read one with bridge.nn.temporal_neuron(path, model=..., condition=...)")
+    if args.report is not None:
+        write_report(report, args.report)
+        print(f"wrote {args.report}")
     return 0
 
 
@@ -117,8 +128,13 @@ def run(args) -> int:
     from dendritic_errors import InputError
 
     if args.temporal:
-        if args.report is not None:
-            check_output(args.report, args.overwrite, "--report")
+        for option, out in (("-o", args.output), ("--report", args.report)):
+            if out is not None:
+                if os.path.abspath(out) == os.path.abspath(args.characterization):
+                    raise InputError(f"{option} must not be the characterization file itself")
+                check_output(out, args.overwrite, option)
+        if args.output and args.report and os.path.abspath(args.output) == os.path.abspath(args.report):
+            raise InputError("-o and --report must be different files")
         return run_temporal(args)
     if args.output is None and args.report is None:
         raise InputError("give -o UNITS.nc, --report FILE.json, or both")

@@ -91,28 +91,35 @@ def split(n: int, seed: int) -> dict:
             "train": np.sort(perm[n_test + n_val:])}
 
 
-def build(name: str, group, rule: str, seed: int):
-    """The model `name` for the group's synapses."""
-    import torch
-
-    from bridge.nn import BranchELMNeuron, ELMNeuron, HierarchicalLN, PointLN, TCNNeuron
-
+def build_spec(name: str, group, rule: str, seed: int) -> tuple[str, dict]:
+    """(class name, constructor arguments) of the model `name` for the group's synapses;
+    `bridge.nn.temporal_units.temporal_model` builds it (and the units file stores both)."""
     cls = np.asarray(group["synapse_class"].values, np.int64)
     v_rest = float(np.median(group["soma_mV"].values[..., :50]))
-    torch.manual_seed(seed)
     if name == "hln":
         sub, parent, _ = subunits(group, rule)
-        return HierarchicalLN(cls, sub, parent, kinetics(group), v_rest_mV=v_rest, seed=seed)
+        return "HierarchicalLN", dict(synapse_class=cls, synapse_subunit=sub, subunit_parent=parent,
+                                      kinetics=kinetics(group), v_rest_mV=v_rest, seed=seed)
     if name == "ln":
-        return PointLN(cls, kinetics(group), v_rest_mV=v_rest, seed=seed)
+        return "PointLN", dict(synapse_class=cls, kinetics=kinetics(group), v_rest_mV=v_rest, seed=seed)
     if name == "branch_elm":
-        sub, _, _ = subunits(group, rule)
-        return BranchELMNeuron(sub, seed=seed)
+        return "BranchELMNeuron", dict(synapse_subunit=subunits(group, rule)[0], seed=seed)
     if name == "elm":
-        return ELMNeuron(cls.size, seed=seed)
+        return "ELMNeuron", dict(n_synapses=int(cls.size), seed=seed)
     if name == "tcn":
-        return TCNNeuron(cls.size, seed=seed)
+        return "TCNNeuron", dict(n_synapses=int(cls.size), seed=seed)
     raise InputError(f"--models: unknown model {name!r} (choose from {', '.join(MODELS)})")
+
+
+def build(name: str, group, rule: str, seed: int):
+    """The model `name` for the group's synapses (seeded)."""
+    import torch
+
+    from bridge.nn.temporal_units import temporal_model
+
+    class_name, kwargs = build_spec(name, group, rule, seed)
+    torch.manual_seed(seed)
+    return temporal_model(class_name, kwargs)
 
 
 def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: str = "branch", epochs: int = 30,
@@ -120,7 +127,8 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
                         checkpoint_dir=None, progress: bool = False, say=print) -> dict:
     """Fit every model on every condition; returns {condition: {model: row}} with the
     held-out metrics, parameter count, epochs run and training time per row, and the
-    state_dicts under "_state" (for export)."""
+    fitted module and its (class name, constructor arguments) under "_module" and "_spec"
+    (for `units_groups`)."""
     from bridge.nn import count_parameters
     from bridge.nn.temporal_metrics import temporal_metrics
     from bridge.nn.temporal_training import fit_temporal, predict_temporal
@@ -147,9 +155,24 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
             m = temporal_metrics(test.v_mV, test.spikes, v, logit)
             rows[name] = {**m, "n_parameters": int(count_parameters(model)), "epochs": len(history["epoch"]),
                           "train_seconds": round(seconds, 2), "n_train": len(train), "n_val": len(val),
-                          "n_test": len(test), "_state": {k: t.cpu() for k, t in model.state_dict().items()}}
+                          "n_test": len(test), "_module": model.cpu(), "_spec": build_spec(name, group, rule, seed)}
             say(f"{cond:10s} {name:11s} AUC {m['spike_auc']:.4f}  VE {100 * m['v_variance_explained']:.1f} % "
                 f"(rescaled {100 * m['v_variance_explained_rescaled']:.1f} %)  RMSE {m['v_rmse_mV']:.2f} mV  "
                 f"{rows[name]['n_parameters']:,} parameters, {rows[name]['epochs']} epochs, {seconds:.0f} s")
         out[cond] = rows
+    return out
+
+
+def units_groups(results: dict, *, rule: str, seed: int, device: str) -> dict:
+    """{"condition/model": units-file group} of `fit_temporal_models` results
+    (`bridge.schema.TEMPORAL_MODEL_ATTRS`)."""
+    from bridge.nn.temporal_units import model_dataset
+
+    out = {}
+    for cond, rows in results.items():
+        for name, row in rows.items():
+            class_name, kwargs = row["_spec"]
+            attrs = {k: v for k, v in row.items() if not k.startswith("_")}
+            attrs.update(model=name, condition=cond, subunit_rule=rule, seed=seed, device=str(device))
+            out[f"{cond}/{name}"] = model_dataset(row["_module"], kwargs, attrs)
     return out

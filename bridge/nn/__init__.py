@@ -6,7 +6,8 @@ dendritic nonlinearities that are either leaky ReLU or transfer functions fitted
 detailed cells (`bridge fit` units files). `bridge.nn.spiking`: the same layers with
 leaky integrate-and-fire somata, trained with surrogate gradients. `bridge.nn.temporal`,
 `temporal_nets`: whole-cell temporal models (hLN, LN, TCN, ELM) fitted to a detailed cell's
-response to in-vivo-like input, with `temporal_metrics` and `temporal_training`.
+response to in-vivo-like input, with `temporal_metrics` and `temporal_training`;
+`temporal_units`: those models in a units file (`temporal_neuron(path)` reads one back).
 
 Never imports NEURON or brian2.
 """
@@ -21,6 +22,7 @@ from bridge.nn.temporal import HierarchicalLN, PointLN, transfer_from_units
 from bridge.nn.temporal_nets import BranchELMNeuron, ELMNeuron, TCNNeuron
 from bridge.nn.temporal_metrics import roc_auc, temporal_metrics, tpr_at_fpr
 from bridge.nn.temporal_training import TemporalData, fit_temporal, predict_temporal
+from bridge.nn.temporal_units import temporal_models, temporal_neuron
 from bridge.nn.units import load_units
 
 __all__ = [
@@ -31,4 +33,5 @@ __all__ = [
     "spike",
     "HierarchicalLN", "PointLN", "transfer_from_units", "TCNNeuron", "ELMNeuron", "BranchELMNeuron",
     "temporal_metrics", "roc_auc", "tpr_at_fpr", "TemporalData", "fit_temporal", "predict_temporal",
+    "temporal_neuron", "temporal_models",
 ]
