@@ -15,8 +15,8 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("notebooks")
 
 
-def test_there_are_three_notebooks():
-    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03"]
+def test_there_are_four_notebooks():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
 @pytest.mark.slow

@@ -432,3 +432,39 @@ def test_units_file_round_trip_of_every_model_kind(tmp_path):
         assert torch.equal(v1, v2) and torch.equal(l1, l2), name
         fresh = temporal_model(*_specs()[name])
         assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), back.state_dict().values()))
+
+
+def test_data_initialisation_centres_subunits_and_matches_the_target_scale():
+    """hLN data init: each sigmoid subunit's own input has SD 1 and (children included) mean 0;
+    the prediction has the clipped target's mean and SD; the spike logit sits at the prior."""
+    from bridge.nn.temporal import SPIKE_PRIOR
+    cls, sub = _tree()
+    model = HierarchicalLN(cls, sub, PARENT, KINETICS).double()
+    x = _spikes((3, 400, N_SYN), rate=0.2)
+    v_true = -70.0 + 10.0 * torch.sin(torch.arange(400.0) / 30.0).double().expand(3, -1)
+    model.initialize_from_data(x, v_true)
+    with torch.no_grad():
+        drive = model._dendritic_drive(x)
+        z, _ = model.subunit_outputs(x)
+        v, logit = model(x)
+    assert torch.allclose(drive.std(dim=(0, 1)), torch.ones(N_SUB, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(z.mean(dim=(0, 1)), torch.zeros(N_SUB, dtype=torch.float64), atol=1e-9)
+    target = torch.clamp(v_true, max=-55.0)
+    assert float(v.mean()) == pytest.approx(float(target.mean()), abs=1e-9)
+    assert float(v.std()) == pytest.approx(float(target.std()), rel=1e-9)
+    assert float(logit.mean()) == pytest.approx(math.log(SPIKE_PRIOR / (1 - SPIKE_PRIOR)), abs=1e-6)
+    assert float(logit.std()) == pytest.approx(2.0, rel=1e-9)
+    # without it, 30 synapses at this rate already push the point neuron's sigmoid to saturation
+    plain = PointLN(cls, KINETICS).double()
+    with torch.no_grad():
+        zp, _ = plain.subunit_outputs(x)
+    assert float(torch.sigmoid(zp).mean()) > 0.95
+
+
+def test_training_windows():
+    from bridge.nn.temporal_training import windows
+    d = TemporalData(torch.arange(2 * 10 * 3.0).reshape(2, 10, 3), torch.arange(20.0).reshape(2, 10),
+                     torch.zeros(2, 10))
+    w = windows(d, 4)           # 2 windows per simulation, the remainder of 2 bins dropped
+    assert w.x.shape == (4, 4, 3) and torch.equal(w.v_mV[1], d.v_mV[1, :4]) and torch.equal(w.v_mV[2], d.v_mV[0, 4:8])
+    assert windows(d, 10) is d

@@ -379,6 +379,38 @@ class HierarchicalLN(nn.Module):
         logit = self.spike_readout[0] * d + self.spike_readout[1] * r + self.spike_bias
         return v, logit
 
+    @torch.no_grad()
+    def initialize_from_data(self, x: torch.Tensor, v_mV: torch.Tensor, *, clip_mV: float = -55.0,
+                             input_sd: float = 1.0) -> None:
+        """Data-dependent initialisation (as Salimans & Kingma 2016 initialise weight-normalised
+        networks), on sample inputs x (B, T, n_synapses) and the voltage v_mV (B, T) they evoked.
+
+        Sigmoid subunits: each subunit's synaptic weights are scaled so that its own filtered
+        input has SD `input_sd` over the sample, and its bias (leaves first, children included)
+        puts its mean input at the sigmoid's midpoint: with ~1000 synapses the unscaled sum
+        saturates the sigmoids and no gradient flows. Fitted transfer subunits keep their
+        input scale (mV). Then the soma: gain and v_rest give the prediction the mean and SD of
+        the target clipped at `clip_mV` (as the loss sees it), and the spike read-out moves the
+        logit by 2 per SD of the somatic drive around the prior spike probability."""
+        if not self.transfers:
+            sd = self._dendritic_drive(x).std(dim=(0, 1)).clamp_min(1e-6)
+            self.synapse_weight.mul_((input_sd / sd)[self.synapse_subunit])
+            self.subunit_bias.zero_()
+            for level in range(self.max_depth, -1, -1):
+                z, _ = self.subunit_outputs(x)
+                at = self.subunit_depth == level
+                self.subunit_bias.sub_(torch.where(at, z.mean(dim=(0, 1)), torch.zeros_like(self.subunit_bias)))
+        self.soma_gain.fill_(1.0)
+        self.v_rest.fill_(0.0)
+        d, _ = self(x)                                    # = the somatic drive d(t) with gain 1, rest 0
+        target = torch.clamp(v_mV.to(d.dtype), max=clip_mV)
+        gain = target.std() / d.std().clamp_min(1e-6)
+        self.soma_gain.fill_(float(gain))
+        self.v_rest.fill_(float(target.mean() - gain * d.mean()))
+        slope = 2.0 / float(d.std().clamp_min(1e-6))
+        self.spike_readout.copy_(torch.tensor([slope, 0.0]))
+        self.spike_bias.fill_(_logit(SPIKE_PRIOR) - slope * float(d.mean()))
+
     # --- inspection ---
     @torch.no_grad()
     def kernels(self, duration_ms: float = 200.0) -> dict[str, np.ndarray]:

@@ -58,6 +58,17 @@ def temporal_loss(v_pred_mV, spike_logit, v_true_mV, spikes, *, v_scale_mV: floa
 
 
 @torch.no_grad()
+def windows(data: TemporalData, n_steps: int) -> TemporalData:
+    """Consecutive, non-overlapping windows of `n_steps` bins of every simulation (a shorter
+    remainder is dropped; data shorter than one window is returned whole)."""
+    T = data.x.shape[1]
+    if n_steps >= T:
+        return data
+    starts = range(0, T - n_steps + 1, n_steps)
+    cut = lambda a: torch.cat([a[:, s:s + n_steps] for s in starts])  # noqa: E731
+    return TemporalData(cut(data.x), cut(data.v_mV), cut(data.spikes))
+
+
 def predict_temporal(model: nn.Module, data: TemporalData, *, batch_size: int = 8,
                      device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(v_mV, spike_logit) of `model` on every simulation of `data`, on the CPU."""
@@ -81,8 +92,8 @@ def _save_atomic(obj, path) -> None:
 def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, epochs: int, lr: float,
                  batch_size: int, seed: int, patience: int, device="cpu", checkpoint=None,
                  progress: bool = True, v_scale_mV: float = 10.0, spike_weight: float = 1.0,
-                 clip_mV: float = -55.0, burn_in_ms: float = 0.0, dt_ms: float = 1.0
-                 ) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
+                 clip_mV: float = -55.0, burn_in_ms: float = 0.0, dt_ms: float = 1.0,
+                 window_ms: float | None = None) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
     """Train `model` with Adam on `train`, early-stopping on the loss of `val`.
 
     Returns (best_state_dict (CPU tensors), history) and leaves the best state loaded in
@@ -92,9 +103,14 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
     loss. Batch order per epoch comes from a generator seeded by (seed, epoch), so a
     resumed run draws the batches an uninterrupted one would. `checkpoint`: a path written
     after every epoch (model, optimizer, history, best state); if it exists the run
-    continues from it (the model and optimizer must be built the same way).
+    continues from it (the model and optimizer must be built the same way). `window_ms`:
+    train on consecutive windows of that length cut from the training simulations (each
+    starts from rest, so `burn_in_ms` should cover the models' memory): many more, shorter
+    gradient steps per epoch; validation stays on whole simulations.
     """
     device = torch.device(device)
+    if window_ms:
+        train = windows(train, int(round(window_ms / dt_ms)))
     model.to(device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     loss_kw = dict(v_scale_mV=v_scale_mV, spike_weight=spike_weight, clip_mV=clip_mV,
