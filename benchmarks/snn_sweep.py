@@ -267,10 +267,12 @@ def main(argv=None) -> int:
         with open(args.json + ".tmp", "w") as fh:
             json.dump({"rows": rows, "speed": speed, "quick": args.quick, "machine": host}, fh, indent=1)
         os.replace(args.json + ".tmp", args.json)
+    fmnist_note = (f"; Fashion-MNIST latency-coded (50 steps, threshold 0.2), "
+                   f"{'10000 training images, 1000 validation, 2000 test, ' if args.quick else ''}"
+                   f"{epochs['fmnist']} epochs, batch 64" if "fmnist-latency" in tasks else "")
     notes = [f"{'--quick: ' if args.quick else ''}Randman: 10 classes, 50 inputs, 100 samples per class "
-             f"(80/10/10 split), 50 steps of 1 ms, {epochs['randman']} epochs, batch 32; Fashion-MNIST latency-coded "
-             f"(50 steps, threshold 0.2), {'10000 training images, 1000 validation, 2000 test, ' if args.quick else ''}"
-             f"{epochs['fmnist']} epochs, batch 64. Adam {args.lr:g}; tau_syn 5 ms, tau_mem 10 ms, threshold 1, "
+             f"(80/10/10 split), 50 steps of 1 ms, {epochs['randman']} epochs, batch 32{fmnist_note}. "
+             f"Adam {args.lr:g}; tau_syn 5 ms, tau_mem 10 ms, threshold 1, "
              "subtract reset, SuperSpike surrogate (beta 10), max-over-time leaky read-out. lif-snn has 16 synapses "
              "per neuron and as many neurons as give the dSNN's parameter count. One Randman data set per level "
              "(generation seed 1); the seeds vary connectivity, initial weights and batch order. Spikes: hidden "

@@ -11,8 +11,8 @@ stopping on validation) and scores the held-out simulations as the ELM paper sco
 spike AUC, TPR at 1 % FPR, voltage variance explained raw and rescaled, RMSE, trainable
 parameters, epochs and training time; and one plot (AUC and VE against parameters, log x).
 
-`--quick`: 16 simulations of 1.5 s on the built-in l5pc (generated when --data is not given,
-about 5 min on 2 cores), models hln, ln and branch_elm, 15 epochs: under 10 minutes in all.
+`--quick`: 12 simulations of 1.5 s on the built-in l5pc (generated when --data is not given,
+about 4 min on 2 quiet cores), models hln, ln and branch_elm, 10 epochs: under 10 minutes in all.
 Full: the default invivo dataset (32 x 2 s, both conditions), every model, 40 epochs.
 """
 from __future__ import annotations
@@ -47,14 +47,14 @@ def main() -> int:
     from bridge.schema import open_characterization
 
     models = tuple((args.models or ("hln,ln,branch_elm" if args.quick else "hln,ln,branch_elm,elm,tcn")).split(","))
-    epochs = args.epochs or (15 if args.quick else 40)
+    epochs = args.epochs or (10 if args.quick else 40)
     path = args.data
     t0 = time.perf_counter()
     if path is None:
         from bridge.characterize import Settings, characterize
 
         os.makedirs(args.work, exist_ok=True)
-        sims, ms = (16, 1500.0) if args.quick else (32, 2000.0)
+        sims, ms = (12, 1500.0) if args.quick else (32, 2000.0)
         path = os.path.join(args.work, f"{args.cell}_invivo_{sims}x{ms:g}.nc")
         if not os.path.exists(path):
             characterize(args.cell, path, protocols="invivo",
@@ -67,10 +67,11 @@ def main() -> int:
         for m, r in by_model.items():
             rows.append([cond, m, f"{r['spike_auc']:.4f}", f"{r['spike_tpr_at_fpr']:.3f}",
                          f"{100 * r['v_variance_explained']:.1f} %", f"{100 * r['v_variance_explained_rescaled']:.1f} %",
-                         f"{r['v_rmse_mV']:.2f}", f"{r['n_parameters']:,}", r["epochs"], f"{r['train_seconds']:.0f}"])
+                         f"{r['v_rmse_mV']:.2f}", f"{r['n_parameters']:,}", r["epochs"], f"{r['train_seconds']:.0f}",
+                         f"{r['train_seconds'] / max(r['epochs'], 1):.1f}"])
             summary.setdefault(cond, {})[m] = {k: v for k, v in r.items() if not k.startswith("_")}
     header = ["condition", "model", "spike AUC", "TPR @ 1 % FPR", "VE", "VE rescaled", "RMSE (mV)",
-              "parameters", "epochs", "train s"]
+              "parameters", "epochs", "train s", "s / epoch"]
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(c) for c in row))

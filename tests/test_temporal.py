@@ -435,7 +435,7 @@ def test_units_file_round_trip_of_every_model_kind(tmp_path):
 
 
 def test_data_initialisation_centres_subunits_and_matches_the_target_scale():
-    """hLN data init: each sigmoid subunit's own input has SD 1 and (children included) mean 0;
+    """hLN data init: the subunits' own inputs have RMS SD 1 and (children included) mean 0;
     the prediction has the clipped target's mean and SD; the spike logit sits at the prior."""
     from bridge.nn.temporal import SPIKE_PRIOR
     cls, sub = _tree()
@@ -447,7 +447,7 @@ def test_data_initialisation_centres_subunits_and_matches_the_target_scale():
         drive = model._dendritic_drive(x)
         z, _ = model.subunit_outputs(x)
         v, logit = model(x)
-    assert torch.allclose(drive.std(dim=(0, 1)), torch.ones(N_SUB, dtype=torch.float64), atol=1e-9)
+    assert float(drive.std(dim=(0, 1)).square().mean()) == pytest.approx(1.0, rel=1e-9)
     assert torch.allclose(z.mean(dim=(0, 1)), torch.zeros(N_SUB, dtype=torch.float64), atol=1e-9)
     target = torch.clamp(v_true, max=-55.0)
     assert float(v.mean()) == pytest.approx(float(target.mean()), abs=1e-9)

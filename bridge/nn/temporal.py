@@ -385,16 +385,19 @@ class HierarchicalLN(nn.Module):
         """Data-dependent initialisation (as Salimans & Kingma 2016 initialise weight-normalised
         networks), on sample inputs x (B, T, n_synapses) and the voltage v_mV (B, T) they evoked.
 
-        Sigmoid subunits: each subunit's synaptic weights are scaled so that its own filtered
-        input has SD `input_sd` over the sample, and its bias (leaves first, children included)
-        puts its mean input at the sigmoid's midpoint: with ~1000 synapses the unscaled sum
-        saturates the sigmoids and no gradient flows. Fitted transfer subunits keep their
+        Sigmoid subunits: all synaptic weights are scaled by one factor so that the subunits'
+        own filtered inputs have a root-mean-square SD of `input_sd` over the sample (one
+        factor keeps the relative weights of the synapses), and each bias (leaves first,
+        children included) puts its subunit's mean input at the sigmoid's midpoint: with
+        ~1000 synapses the unscaled sum saturates the sigmoids and no gradient flows. Fitted transfer subunits keep their
         input scale (mV). Then the soma: gain and v_rest give the prediction the mean and SD of
         the target clipped at `clip_mV` (as the loss sees it), and the spike read-out moves the
         logit by 2 per SD of the somatic drive around the prior spike probability."""
         if not self.transfers:
-            sd = self._dendritic_drive(x).std(dim=(0, 1)).clamp_min(1e-6)
-            self.synapse_weight.mul_((input_sd / sd)[self.synapse_subunit])
+            # one common scale (relative synaptic weights stay those of the point neuron): the
+            # subunits' input SDs then have a root mean square of `input_sd`
+            sd = self._dendritic_drive(x).std(dim=(0, 1))
+            self.synapse_weight.mul_(input_sd / sd.square().mean().sqrt().clamp_min(1e-6))
             self.subunit_bias.zero_()
             for level in range(self.max_depth, -1, -1):
                 z, _ = self.subunit_outputs(x)
