@@ -116,11 +116,11 @@ def build_spec(name: str, group, rule: str, seed: int) -> tuple[str, dict]:
     if name == "ln":
         return "PointLN", dict(synapse_class=cls, kinetics=kinetics(group), v_rest_mV=v_rest, seed=seed)
     if name == "branch_elm":
-        return "BranchELMNeuron", dict(synapse_subunit=subunits(group, rule)[0], seed=seed)
+        return "BranchELMNeuron", dict(synapse_subunit=subunits(group, rule)[0], v_rest_mV=v_rest, seed=seed)
     if name == "elm":
-        return "ELMNeuron", dict(n_synapses=int(cls.size), seed=seed)
+        return "ELMNeuron", dict(n_synapses=int(cls.size), v_rest_mV=v_rest, seed=seed)
     if name == "tcn":
-        return "TCNNeuron", dict(n_synapses=int(cls.size), seed=seed)
+        return "TCNNeuron", dict(n_synapses=int(cls.size), v_rest_mV=v_rest, seed=seed)
     raise InputError(f"--models: unknown model {name!r} (choose from {', '.join(MODELS)})")
 
 
