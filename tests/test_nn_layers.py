@@ -15,8 +15,11 @@ def _pair(sampling="random", act="leaky_relu", **kw):
     return layer, MaskedDenseDendriticLayer.from_layer(layer)
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-pass", "chunked"])
 @pytest.mark.parametrize("sampling", ["random", "local_rf", "global_rf", "all"])
-def test_matches_masked_dense_outputs_and_gradients(sampling):
+def test_matches_masked_dense_outputs_and_gradients(sampling, chunked, monkeypatch):
+    if chunked:   # batch columns in chunks of 3 (15 dendrites x 3): 3 chunks for the 8 rows
+        monkeypatch.setattr("bridge.nn.layers._CHUNK_ELEMENTS", 45)
     layer, ref = _pair(sampling)
     x = torch.randn(8, 49, dtype=torch.float64, requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
@@ -35,7 +38,10 @@ def test_matches_masked_dense_outputs_and_gradients(sampling):
     assert torch.allclose(layer.soma_bias.grad, ref.bias2.grad, atol=1e-12)
 
 
-def test_matches_masked_dense_with_fitted_transfer():
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-pass", "chunked"])
+def test_matches_masked_dense_with_fitted_transfer(chunked, monkeypatch):
+    if chunked:
+        monkeypatch.setattr("bridge.nn.layers._CHUNK_ELEMENTS", 45)
     act = FittedTransfer("sigmoid", {"threshold": torch.linspace(5, 15, 15).numpy(), "slope": 2.0,
                                      "amplitude": 20.0, "baseline": 0.0},
                          input_scale=10.0, output_scale=20.0, trainable=True, clamp=(0.0, 40.0),
