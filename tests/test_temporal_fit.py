@@ -103,6 +103,7 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
     # ... and predicts what the fitted model predicted: the same held-out RMSE, recomputed
     data = load_data(ds, "control").subset(split(len(ds["sim"]), 0)["test"])
     v, _ = predict_temporal(hln, data)
+    assert not v.requires_grad          # prediction keeps no graph
     rmse = float(torch.sqrt(torch.mean((torch.clamp(v[:, 500:], max=-55.0)
                                         - torch.clamp(data.v_mV[:, 500:], max=-55.0)) ** 2)))
     assert rmse == pytest.approx(rep["hln"]["v_rmse_mV"], rel=1e-4)

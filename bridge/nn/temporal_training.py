@@ -69,9 +69,10 @@ def windows(data: TemporalData, n_steps: int) -> TemporalData:
     return TemporalData(cut(data.x), cut(data.v_mV), cut(data.spikes))
 
 
+@torch.no_grad()
 def predict_temporal(model: nn.Module, data: TemporalData, *, batch_size: int = 8,
                      device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(v_mV, spike_logit) of `model` on every simulation of `data`, on the CPU."""
+    """(v_mV, spike_logit) of `model` on every simulation of `data`, on the CPU (no graph)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was = model.training
     model.eval()
