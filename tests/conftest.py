@@ -45,10 +45,16 @@ def dask_cluster(tmp_path):
     opts = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     procs.append(subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                                    "--no-dashboard", "--scheduler-file", str(sched_file)], **opts))
-    deadline = time.time() + 60
-    while not sched_file.exists() and time.time() < deadline:
-        time.sleep(0.1)
-    address = json.loads(sched_file.read_text())["address"]
+    deadline, address = time.time() + 60, None
+    while address is None and time.time() < deadline:
+        try:   # the scheduler creates the file before it has written it: wait for valid JSON
+            address = json.loads(sched_file.read_text())["address"]
+        except (FileNotFoundError, ValueError, KeyError):
+            time.sleep(0.1)
+    if address is None:
+        for p in procs:
+            p.kill()
+        pytest.fail(f"the dask scheduler wrote no address to {sched_file} within 60 s")
     workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
                                  "--no-dashboard", "--memory-limit", "0", "--name", f"w{i}"], **opts)
                for i in range(2)]
