@@ -56,7 +56,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-two-layer", action="store_true", help="do not fit the two-layer model (no patterns needed)")
     p.add_argument("--ridge", type=float, default=1e-2, help="ridge penalty of the two-layer weights (default 0.01)")
     p.add_argument("--plots", metavar="DIR", default=None, help="write PNG figures of the fits to DIR")
-    t = p.add_argument_group("temporal models (the invivo group; issue 20)")
+    t = p.add_argument_group("temporal models (the invivo group)")
     t.add_argument("--temporal", action="store_true",
                    help="fit temporal neuron models to the invivo group instead: -o writes them into a units "
                         "file (bridge.nn.temporal_neuron reads them back), --report their held-out figures")
