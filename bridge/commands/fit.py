@@ -77,8 +77,6 @@ def run_temporal(args) -> int:
     from bridge.schema import open_characterization
     from dendritic_errors import InputError
 
-    if args.output is None and args.report is None:
-        raise InputError("--temporal: give -o UNITS.nc, --report FILE.json, or both")
     if args.epochs < 1:
         raise InputError(f"--epochs must be >= 1, got {args.epochs}")
     if args.device.startswith("cuda"):
@@ -127,17 +125,8 @@ def run(args) -> int:
     from bridge.io import check_output
     from dendritic_errors import InputError
 
-    if args.temporal:
-        for option, out in (("-o", args.output), ("--report", args.report)):
-            if out is not None:
-                if os.path.abspath(out) == os.path.abspath(args.characterization):
-                    raise InputError(f"{option} must not be the characterization file itself")
-                check_output(out, args.overwrite, option)
-        if args.output and args.report and os.path.abspath(args.output) == os.path.abspath(args.report):
-            raise InputError("-o and --report must be different files")
-        return run_temporal(args)
     if args.output is None and args.report is None:
-        raise InputError("give -o UNITS.nc, --report FILE.json, or both")
+        raise InputError(("--temporal: " if args.temporal else "") + "give -o UNITS.nc, --report FILE.json, or both")
     for option, out in (("-o", args.output), ("--report", args.report)):
         if out is None:
             continue
@@ -147,6 +136,8 @@ def run(args) -> int:
     if args.output is not None and args.report is not None and \
             os.path.abspath(args.output) == os.path.abspath(args.report):
         raise InputError("-o and --report must be different files")
+    if args.temporal:
+        return run_temporal(args)
     if args.ridge < 0:
         raise InputError(f"--ridge must be >= 0, got {args.ridge}")
     if args.plots and args.output is None:

@@ -142,9 +142,12 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
     held-out metrics, parameter count, epochs run and training time per row, and the
     fitted module and its (class name, constructor arguments) under "_module" and "_spec"
     (for `units_groups`)."""
+    import torch
+
     from bridge.nn import count_parameters
     from bridge.nn.temporal_metrics import temporal_metrics
     from bridge.nn.temporal_training import fit_temporal, predict_temporal
+    from bridge.nn.temporal_units import temporal_model
 
     bad = [m for m in models if m not in MODELS]
     if bad:
@@ -157,7 +160,9 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
         train, val, test = (data.subset(parts[k]) for k in ("train", "val", "test"))
         rows = {}
         for name in models:
-            model = build(name, group, rule, seed)
+            spec = build_spec(name, group, rule, seed)
+            torch.manual_seed(seed)
+            model = temporal_model(*spec)
             if hasattr(model, "initialize_from_data"):   # hLN and LN: data-dependent init, no pass over val/test
                 model.initialize_from_data(train.x[:INIT_SIMULATIONS], train.v_mV[:INIT_SIMULATIONS])
             ckpt = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"{cond}_{name}.pt")
@@ -171,7 +176,7 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
             m = temporal_metrics(test.v_mV, test.spikes, v, logit)
             rows[name] = {**m, "n_parameters": int(count_parameters(model)), "epochs": len(history["epoch"]),
                           "train_seconds": round(seconds, 2), "n_train": len(train), "n_val": len(val),
-                          "n_test": len(test), "_module": model.cpu(), "_spec": build_spec(name, group, rule, seed)}
+                          "n_test": len(test), "_module": model.cpu(), "_spec": spec}
             say(f"{cond:10s} {name:11s} AUC {m['spike_auc']:.4f}  VE {100 * m['v_variance_explained']:.1f} % "
                 f"(rescaled {100 * m['v_variance_explained_rescaled']:.1f} %)  RMSE {m['v_rmse_mV']:.2f} mV  "
                 f"{rows[name]['n_parameters']:,} parameters, {rows[name]['epochs']} epochs, {seconds:.0f} s")
