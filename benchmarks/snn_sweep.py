@@ -22,6 +22,8 @@ Usage:
 --quick (< 10 min on 2 CPU threads): D=4, S=32; Randman levels 1-2 for 20 epochs; Fashion-MNIST
 10000 training images, 5 epochs, 1000 validation and 2000 test images.
 Full: D=8, S=64; Randman levels 1-3 for 40 epochs; Fashion-MNIST all 54000 images, 10 epochs.
+`--tasks` and `--models` run a part of the sweep (e.g. the full Fashion-MNIST sweep without
+dsnn-lrf takes ~1.5 h on one thread).
 """
 from __future__ import annotations
 
@@ -164,6 +166,9 @@ def main(argv=None) -> int:
     ap.add_argument("--units", default=None, help="units file: also run dSNNs with fitted dendritic nonlinearities")
     ap.add_argument("--branch-type", default="basal")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    ap.add_argument("--models", nargs="+", default=["dsnn-r", "dsnn-lrf", "lif-snn"],
+                    choices=["dsnn-r", "dsnn-lrf", "lif-snn"],
+                    help="subset of the models (dsnn-lrf runs on Fashion-MNIST only)")
     ap.add_argument("--tasks", nargs="+", default=None, choices=[*RANDMAN_LEVELS, "fmnist-latency"],
                     help="subset of: randman-1d randman-2d randman-3d fmnist-latency")
     ap.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX files (default: installed or cache)")
@@ -216,13 +221,14 @@ def main(argv=None) -> int:
             print(f"{task}: skipped ({err})", flush=True)
             continue
         ep = epochs["fmnist" if fm else "randman"]
-        dsnn_models = ["dsnn-r", "dsnn-lrf"] if fm else ["dsnn-r"]
+        dsnn_models = [m for m in (["dsnn-r", "dsnn-lrf"] if fm else ["dsnn-r"]) if m in args.models]
         params = (s + 1) * D * S + (D + 1) * S + (S + 1) * data.n_classes
         n_lif = lif_neurons_for(params, s, data.n_classes)
         plan = [(m, "leaky_relu", D, S) for m in dsnn_models]
         if args.units:
             plan += [(m, args.units, D, S) for m in dsnn_models]
-        plan.append(("lif-snn", "leaky_relu", 1, n_lif))
+        if "lif-snn" in args.models:
+            plan.append(("lif-snn", "leaky_relu", 1, n_lif))
         for seed in args.seeds:
             for model, nl, d, n in plan:
                 label = "leaky_relu" if nl == "leaky_relu" else "fitted"
@@ -267,15 +273,19 @@ def main(argv=None) -> int:
         with open(args.json + ".tmp", "w") as fh:
             json.dump({"rows": rows, "speed": speed, "quick": args.quick, "machine": host}, fh, indent=1)
         os.replace(args.json + ".tmp", args.json)
-    fmnist_note = (f"; Fashion-MNIST latency-coded (50 steps, threshold 0.2), "
-                   f"{'10000 training images, 1000 validation, 2000 test, ' if args.quick else ''}"
-                   f"{epochs['fmnist']} epochs, batch 64" if "fmnist-latency" in tasks else "")
-    notes = [f"{'--quick: ' if args.quick else ''}Randman: 10 classes, 50 inputs, 100 samples per class "
-             f"(80/10/10 split), 50 steps of 1 ms, {epochs['randman']} epochs, batch 32{fmnist_note}. "
+    data_notes = []
+    if any(t in RANDMAN_LEVELS for t in tasks):
+        data_notes.append("Randman: 10 classes, 50 inputs, 100 samples per class (80/10/10 split), 50 steps of "
+                          f"1 ms, {epochs['randman']} epochs, batch 32, one data set per level (generation seed 1)")
+    if "fmnist-latency" in tasks:
+        data_notes.append("Fashion-MNIST latency-coded (50 steps, threshold 0.2), "
+                          f"{'10000 training images, 1000 validation, 2000 test, ' if args.quick else ''}"
+                          f"{epochs['fmnist']} epochs, batch 64")
+    notes = [f"{'--quick: ' if args.quick else ''}{'; '.join(data_notes)}. "
              f"Adam {args.lr:g}; tau_syn 5 ms, tau_mem 10 ms, threshold 1, "
              "subtract reset, SuperSpike surrogate (beta 10), max-over-time leaky read-out. lif-snn has 16 synapses "
-             "per neuron and as many neurons as give the dSNN's parameter count. One Randman data set per level "
-             "(generation seed 1); the seeds vary connectivity, initial weights and batch order. Spikes: hidden "
+             "per neuron and as many neurons as give the dSNN's parameter count. The seeds vary connectivity, "
+             "initial weights and batch order. Spikes: hidden "
              f"layer, per test sample; s / epoch: training only, {args.threads} CPU thread(s); load average at "
              f"the end {os.getloadavg()[0]:.2f} (times are inflated when other work shares the cores)."]
     if speed:

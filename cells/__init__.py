@@ -21,11 +21,14 @@ __all__ = ["SIMULATORS", "InputError", "cell_type_names", "get_cell_type", "get_
 
 
 def load_morphology(cell_name: str, morphology=None, seed: int = 0):
-    """The built-in morphology of a cell type (seeded), or a reconstruction (path) when given."""
-    from cells.morphology import read_swc
+    """The built-in morphology of a cell type (seeded), a reconstruction (path) when given,
+    or `morphology` itself when it is a `cells.morphology.Morphology` (e.g. a variant)."""
+    from cells.morphology import Morphology, read_swc
 
     if morphology is None:
         return get_cell_type(cell_name).builtin_morphology(seed)
+    if isinstance(morphology, Morphology):
+        return morphology
     return read_swc(morphology)
 
 

@@ -216,3 +216,73 @@ def compartment_table(recipe: CellRecipe, morphology: Morphology) -> Compartment
         g_pas_S_per_cm2=np.array([p.g_pas_S_per_cm2 for p in passive]),
         e_pas_mV=np.array([p.e_pas_mV for p in passive]),
         mechanisms=recipe.mechanisms, inserted=inserted, gbar_S_per_cm2=gbar, params=params, context=context)
+
+
+DENDRITE_TYPES = ("basal", "trunk", "oblique", "tuft")
+
+
+def dendritic_load_nS(recipe: CellRecipe, morphology: Morphology) -> float:
+    """The dendritic conductance load: the passive steady-state input conductance (nS) of all
+    dendrites as seen from the soma (soma clamped, the soma's own membrane and the axon
+    excluded), on NEURON's discretisation with the recipe's g_pas and Ra.
+
+    The load that Hay, Schürmann, Markram & Segev 2013 (J Neurophysiol 109:2972) relate
+    axo-somatic firing to; benchmarks/generalization.py reports it per tree. Every
+    segment centre is a node; a section's 1-end is a node of its own (its children that
+    attach at x = 1 meet there, as in NEURON); a child attaching at 0 < x < 1 joins the
+    parent's segment centre holding x. Solved as one sparse linear system.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import spsolve
+
+    layouts = [lay for lay in section_layouts(recipe, morphology)
+               if lay.branch_type in DENDRITE_TYPES or lay.key == ("branch", 0)]
+    soma = ("branch", 0)
+    centre, end, n = {}, {}, 0
+    for lay in layouts:
+        if lay.key == soma:
+            continue
+        centre[lay.key] = n
+        end[lay.key] = n + lay.nseg
+        n += lay.nseg + 1
+    if n == 0:
+        return 0.0
+    CLAMP = -1
+    diag, rows, cols, vals = np.zeros(n), [], [], []
+    rhs = np.zeros(n)
+    to_soma = []                                    # (node, axial conductance nS)
+
+    def connect(a: int, b: int, r_MOhm: float) -> None:
+        g = 1e3 / r_MOhm                            # 1 / MOhm = 1000 nS
+        for i, j in ((a, b), (b, a)):
+            if i == CLAMP:
+                continue
+            diag[i] += g
+            if j == CLAMP:
+                rhs[i] += g                         # the soma held at 1 (any unit): I = G * 1
+                to_soma.append((i, g))
+            else:
+                rows.append(i), cols.append(j), vals.append(-g)
+
+    by_key = {lay.key: lay for lay in layouts}
+    for lay in layouts:
+        if lay.key == soma:
+            continue
+        first = centre[lay.key]
+        g_pas = recipe.passive_for(lay.branch_type).g_pas_S_per_cm2
+        diag[first:first + lay.nseg] += g_pas * lay.area_um2 * 10.0   # S/cm2 x um2 = 1e-8 S = 10 nS
+        for i in range(lay.nseg - 1):
+            connect(first + i, first + i + 1, lay.r_right_MOhm[i] + lay.r_left_MOhm[i + 1])
+        connect(first + lay.nseg - 1, end[lay.key], lay.r_right_MOhm[-1])
+        parent = by_key[lay.parent]
+        if lay.parent == soma:
+            node = CLAMP                            # the soma is clamped: isopotential
+        elif lay.parent_x >= 1.0:
+            node = end[lay.parent]
+        else:
+            node = centre[lay.parent] + parent.segment_index(max(lay.parent_x, 1e-9))
+        connect(first, node, lay.r_left_MOhm[0])
+    a = coo_matrix((np.concatenate([diag, vals]), (np.concatenate([np.arange(n), rows]),
+                                                  np.concatenate([np.arange(n), cols]))), shape=(n, n)).tocsc()
+    v = spsolve(a, rhs)
+    return float(sum(g * (1.0 - v[i]) for i, g in to_soma))

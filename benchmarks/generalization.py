@@ -1,0 +1,162 @@
+"""Does a cell recipe stay physiological on trees it was not tuned on? `bridge validate
+--fast` of one cell type on a set of morphologies: built-in trees over several seeds, the
+shared reconstructions of that type when present, and altered copies of each
+(cells.morphology.variants: trunk length and dendritic diameters x0.7 / x1.3, 20 % of the
+terminal branches pruned).
+
+    .venv/bin/python benchmarks/generalization.py --cell l5pc -o /tmp/gen [--quick] [--workers 2] \
+        [--simulator brian2] [--markdown [FILE]]    # default FILE: docs/benchmarks/generalization_<cell>.md
+
+Each morphology's report is saved as JSON in the output folder as soon as it is done, so
+a killed run resumes where it stopped (same command). `--workers N` validates N
+morphologies at a time in a local process pool. --quick: two built-in seeds, and of each
+reconstruction the original and its trunk x0.7 copy.
+
+Shared reconstructions are `<cell>_*.swc` in `--shared` (default: morphologies/ in
+$BRIDGE_SHARED_DIR, as for the tests, or ../shared/morphologies next to the project); the benchmark runs without them (built-in trees only) and says so.
+The table gives, per morphology, the main bifurcation's path distance, the passive
+dendritic load seen from the soma (cells.compartments.dendritic_load_nS), the targets
+passed, and every failed feature with its measured value and target.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import _markdown
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.environ.get("BRIDGE_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared")),
+                      "morphologies")
+
+
+def morphology_set(cell: str, shared: str, quick: bool) -> tuple[dict, list[str]]:
+    """name -> (kind, spec) for `load`; and notes (e.g. no shared reconstructions)."""
+    out, notes = {}, []
+    for seed in (0, 1) if quick else (0, 1, 2):
+        out[f"built-in seed {seed}"] = ("builtin", seed)
+    files = sorted(glob.glob(os.path.join(shared, f"{cell}_*.swc"))) if shared else []
+    if not files:
+        notes.append(f"No shared {cell} reconstructions in {shared}: built-in trees only.")
+    changes = ("trunk_x0.7",) if quick else ("trunk_x0.7", "trunk_x1.3", "diam_x0.7", "diam_x1.3", "pruned_20%")
+    for path in files:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        out[stem] = ("file", (path, None))
+        for change in changes:
+            out[f"{stem} {change}"] = ("file", (path, change))
+    return out, notes
+
+
+def load(cell: str, kind: str, spec):
+    from cells import get_cell_type, load_morphology
+    from cells.morphology.variants import variants
+
+    if kind == "builtin":
+        return get_cell_type(cell).builtin_morphology(spec)
+    path, change = spec
+    m = load_morphology(cell, path)
+    return variants(m)[change] if change else m
+
+
+def run_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str) -> dict:
+    """Validate one morphology; the record saved as JSON (atomically) in `out_dir`."""
+    from cells import get_cell_type
+    from cells.compartments import dendritic_load_nS
+    from cells.distributions import morphology_context
+    from cells.validation import validate
+
+    m = load(cell, kind, spec)
+    recipe = get_cell_type(cell).recipe
+    start = time.perf_counter()
+    report = validate(cell, morphology=m, simulator=simulator, fast=True)
+    rows = [dict(feature=r.feature, target=r.target, measured=r.measured, passed=r.passed, unit=r.unit)
+            for r in report.rows]
+    rec = dict(cell=cell, morphology=name, simulator=simulator, sha256=m.sha256,
+               nexus_um=morphology_context(m).nexus_distance_um, load_nS=dendritic_load_nS(recipe, m),
+               n_passed=sum(r["passed"] for r in rows), n_targets=len(rows), rows=rows,
+               seconds=time.perf_counter() - start)
+    path = record_path(out_dir, cell, simulator, name)
+    with open(path + ".tmp", "w") as fh:
+        json.dump(rec, fh, indent=1)
+    os.replace(path + ".tmp", path)
+    return rec
+
+
+def record_path(out_dir: str, cell: str, simulator: str, name: str) -> str:
+    return os.path.join(out_dir, f"{cell}-{simulator}-{name.replace(' ', '_').replace('%', 'pct')}.json")
+
+
+def _failed(rec: dict) -> str:
+    parts = []
+    for r in rec["rows"]:
+        if not r["passed"]:
+            value = ("yes" if r["measured"] == 1.0 else "no") if r["unit"] == "bool" else f"{r['measured']:.3g}"
+            parts.append(f"{r['feature']} {value} ({r['target']})")
+    return "; ".join(parts) or "-"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cell", required=True, choices=["l5pc", "ca1"])
+    ap.add_argument("-o", "--out-dir", required=True, help="folder of per-morphology JSON records (resumable)")
+    ap.add_argument("--simulator", default="neuron", choices=["neuron", "brian2"])
+    ap.add_argument("--quick", action="store_true", help="2 built-in seeds; each reconstruction and its trunk x0.7 copy")
+    ap.add_argument("--shared", default=SHARED, help="folder of shared reconstructions (<cell>_*.swc)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--only", nargs="*", help="validate only these morphology names")
+    _markdown.add_argument(ap, "generalization_CELL")
+    args = ap.parse_args(argv)
+    if args.markdown:
+        args.markdown = args.markdown.replace("generalization_CELL.md", f"generalization_{args.cell}.md")
+
+    start_machine = _markdown.machine()
+    os.makedirs(args.out_dir, exist_ok=True)
+    todo, notes = morphology_set(args.cell, args.shared, args.quick)
+    if args.only:
+        todo = {k: v for k, v in todo.items() if k in args.only}
+    records, pending = {}, []
+    for name, (kind, spec) in todo.items():
+        path = record_path(args.out_dir, args.cell, args.simulator, name)
+        if os.path.exists(path):
+            with open(path) as fh:
+                records[name] = json.load(fh)
+        else:
+            pending.append((name, kind, spec))
+    print(f"{args.cell} ({args.simulator}): {len(todo)} morphologies, {len(records)} done before, "
+          f"{len(pending)} to validate", file=sys.stderr, flush=True)
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        futures = {name: pool.submit(run_one, args.cell, name, kind, spec, args.simulator, args.out_dir)
+                   for name, kind, spec in pending}
+        for name, fut in futures.items():
+            rec = fut.result()
+            records[name] = rec
+            print(f"{name:34s} {rec['n_passed']:2d}/{rec['n_targets']} in {rec['seconds']:.0f} s: {_failed(rec)}",
+                  flush=True)
+
+    rows = []
+    for name in todo:
+        rec = records[name]
+        rows.append([name, f"{rec['nexus_um']:.0f}", f"{rec['load_nS']:.1f}",
+                     f"{rec['n_passed']}/{rec['n_targets']}", f"{rec['seconds']:.0f}", _failed(rec).replace("|", "\\|")])
+    n_all = sum(r["n_passed"] == r["n_targets"] for r in records.values())
+    summary = f"{n_all} of {len(todo)} morphologies pass every target."
+    print(summary)
+    header = ["morphology", "nexus (um)", "dendritic load (nS)", "targets passed", "s", "failed: measured (target)"]
+    _markdown.write(args.markdown, f"Generalization: {args.cell} on trees it was not tuned on "
+                    f"({args.simulator}, `validate --fast`)", _markdown.table(header, rows) + ["", summary],
+                    notes=notes + ["Variants: cells.morphology.variants (trunk branches stretched, dendritic "
+                                   "diameters scaled, 20 % of terminal branches pruned, seed 0). Nexus: path "
+                                   "distance of the main apical bifurcation; dendritic load: passive input "
+                                   "conductance of the dendrites seen from the soma; s: wall time of the "
+                                   "validation (one worker per tree; other jobs shared the cores)."],
+                    start_machine=start_machine)
+    return 0 if n_all == len(todo) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
