@@ -262,7 +262,9 @@ def dendritic_load_nS(recipe: CellRecipe, morphology: Morphology) -> float:
                 rhs[i] += g                         # the soma held at 1 (any unit): I = G * 1
                 to_soma.append((i, g))
             else:
-                rows.append(i), cols.append(j), vals.append(-g)
+                rows.append(i)
+                cols.append(j)
+                vals.append(-g)
 
     by_key = {lay.key: lay for lay in layouts}
     for lay in layouts:

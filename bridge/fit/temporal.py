@@ -124,15 +124,14 @@ def build_spec(name: str, group, rule: str, seed: int) -> tuple[str, dict]:
     raise InputError(f"--models: unknown model {name!r} (choose from {', '.join(MODELS)})")
 
 
-def build(name: str, group, rule: str, seed: int):
-    """The model `name` for the group's synapses (seeded)."""
+def build(spec: tuple, seed: int):
+    """The model of a `build_spec` (class name, constructor arguments), seeded."""
     import torch
 
     from bridge.nn.temporal_units import temporal_model
 
-    class_name, kwargs = build_spec(name, group, rule, seed)
     torch.manual_seed(seed)
-    return temporal_model(class_name, kwargs)
+    return temporal_model(*spec)
 
 
 def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: str = "branch", epochs: int = 30,
@@ -142,12 +141,9 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
     held-out metrics, parameter count, epochs run and training time per row, and the
     fitted module and its (class name, constructor arguments) under "_module" and "_spec"
     (for `units_groups`)."""
-    import torch
-
     from bridge.nn import count_parameters
     from bridge.nn.temporal_metrics import temporal_metrics
     from bridge.nn.temporal_training import fit_temporal, predict_temporal
-    from bridge.nn.temporal_units import temporal_model
 
     bad = [m for m in models if m not in MODELS]
     if bad:
@@ -161,8 +157,7 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
         rows = {}
         for name in models:
             spec = build_spec(name, group, rule, seed)
-            torch.manual_seed(seed)
-            model = temporal_model(*spec)
+            model = build(spec, seed)
             if hasattr(model, "initialize_from_data"):   # hLN and LN: data-dependent init, no pass over val/test
                 model.initialize_from_data(train.x[:INIT_SIMULATIONS], train.v_mV[:INIT_SIMULATIONS])
             ckpt = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"{cond}_{name}.pt")
