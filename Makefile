@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 # two test processes (one per core); a file's tests stay together (module fixtures, notebook order)
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=12
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
 
 # The main job: characterize l5pc -> fit units -> train dANNs -> report and figures in demo-out/
 demo: $(STAMP)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import shlex
 import sys
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "benchmarks")
@@ -46,7 +47,7 @@ def write(path: str | None, title: str, lines: list[str], notes: list[str] = (),
     script = os.path.basename(sys.argv[0])
     text = [f"### {title}", "",
             f"- date: {datetime.date.today().isoformat()}",
-            f"- command: `{script} {' '.join(sys.argv[1:])}`".rstrip(),
+            f"- command: `{script} {shlex.join(sys.argv[1:])}`".rstrip(),
             f"- machine: {start_machine or machine()}", "", *lines]
     if notes:
         text += ["", *notes]

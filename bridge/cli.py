@@ -15,7 +15,7 @@ import warnings
 INTERNAL_ERROR = 3   # exit status of anything that is not bad input, a failed check or ^C
 
 # Order is the order shown in --help: the data flow of the project.
-COMMANDS = ("validate", "compare", "characterize", "fit", "train", "demo")
+COMMANDS = ("validate", "adapt", "compare", "characterize", "fit", "train", "demo")
 
 
 from dendritic_errors import InputError as UserError  # noqa: E402  (one error type for bad input)

@@ -447,6 +447,7 @@ CHARACTERIZATION_ATTRS: tuple[Attr, ...] = (
     Attr("created", "ISO 8601 UTC"),
     Attr("protocols", "comma-separated names of the groups"),
     Attr("mechanisms_key", "hash of the NMODL files, NEURON version and machine", required=False),
+    Attr("recipe_file", "the adapted recipe run (bridge adapt, JSON), empty for the cell's own", required=False),
 )
 """Root attributes (provenance). Every group repeats them, plus ``protocol`` (its name) and
 its own parameters (``param_<name>``)."""

@@ -45,8 +45,10 @@ def make_cell_factory(recipe, morphology, simulator: str = "neuron"):
     raise InputError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")
 
 
-def load_cell(name: str, morphology=None, simulator: str = "neuron", seed: int = 0):
+def load_cell(name: str, morphology=None, simulator: str = "neuron", seed: int = 0, recipe=None):
     """Build cell type `name` on its built-in morphology (seeded) or a reconstruction, in
-    NEURON (`NeuronCell`) or Brian2 (`Brian2Cell`); both implement the same cell contract."""
+    NEURON (`NeuronCell`) or Brian2 (`Brian2Cell`); both implement the same cell contract.
+    `recipe`: a recipe to use instead of the type's, e.g. one adapted to the morphology
+    (`cells.adapt.read_adapted(path).recipe`)."""
     cell_type = get_cell_type(name)
-    return make_cell_factory(cell_type.recipe, load_morphology(name, morphology, seed), simulator)()
+    return make_cell_factory(recipe or cell_type.recipe, load_morphology(name, morphology, seed), simulator)()

@@ -73,6 +73,7 @@ class CellType:
     targets: tuple = ()                            # cells.validation.targets.Target rows
     protocols: tuple[str, ...] = ALL_PROTOCOLS     # characterization protocols supported
     references: tuple[str, ...] = field(default=())
+    free_parameters: tuple = ()                    # cells.adapt.FreeParameter rows: what `bridge adapt` may scale
 
     def __post_init__(self):
         unknown = [p for p in self.protocols if p not in ALL_PROTOCOLS]
@@ -84,6 +85,11 @@ class CellType:
         for name, cluster in (("nmda_basal", self.stimuli.nmda_basal), ("oblique", self.stimuli.oblique)):
             if name in self.validation and cluster is None:
                 raise InputError(f"cell type {self.name!r}: validation {name!r} needs stimuli.{name}")
+        for p in self.free_parameters:
+            missing = [q for q in p.protocols if q not in self.validation]
+            if missing:
+                raise InputError(f"cell type {self.name!r}: free parameter {p.name!r} acts on protocol(s) "
+                                 f"{', '.join(missing)} outside its validation plan")
         if "attenuation" in self.validation and not self.stimuli.attenuation_distances_um:
             raise InputError(f"cell type {self.name!r}: validation 'attenuation' needs stimuli.attenuation_distances_um")
 

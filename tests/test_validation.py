@@ -119,6 +119,32 @@ def test_dendritic_na_spike_features_align_dvdt_to_the_local_jump():
     assert f["na_spike_abolished_by_na_block"] == 0.0
 
 
+def _spiking_trace(peaks_ms, dt_ms=0.025, end_ms=700.0):
+    """-70 mV with 1 ms triangular spikes to +30 mV peaking at `peaks_ms`."""
+    t = np.arange(0.0, end_ms, dt_ms)
+    v = np.full_like(t, -70.0)
+    for p in peaks_ms:
+        v = np.maximum(v, 30.0 - 100.0 * np.abs(t - p))
+    return t, v
+
+
+def test_firing_features_are_efels_over_the_step():
+    """f-I features by eFEL (Hay et al. 2011's definitions): count within the step, count over
+    onset-to-last-peak, onset-to-first-peak; a spike in the tail after the step is not counted."""
+    from cells.experiments.features import spike_count
+    from cells.experiments.steps import firing_features
+
+    t, v = _spiking_trace([130.0, 180.0, 280.0, 650.0])           # the last one after the step
+    f = firing_features({"traces": {"t_ms": t, "soma": v}, "start_ms": 100.0, "dur_ms": 500.0})
+    assert f["n_spikes"] == 3 and f["rate_hz"] == pytest.approx(6.0)
+    assert f["mean_frequency_hz"] == pytest.approx(3000.0 / 180.0, rel=2e-3)
+    assert f["first_spike_ms"] == pytest.approx(30.0, abs=0.1)
+    assert spike_count(t, v) == 4
+    quiet = firing_features({"traces": {"t_ms": t, "soma": np.full_like(t, -70.0)}, "start_ms": 100.0,
+                             "dur_ms": 500.0})
+    assert quiet["n_spikes"] == 0 and quiet["mean_frequency_hz"] == 0.0 and np.isnan(quiet["first_spike_ms"])
+
+
 # ------------------------------------------------------------------ sites the tree lacks
 def test_validate_refuses_a_tree_without_the_plans_sites_before_simulating(tmp_path, capsys, monkeypatch):
     """A tree without an apical dendrite (or without the cluster's branch type) is refused in

@@ -87,14 +87,23 @@ def _check_settings(s: Settings) -> None:
 
 
 def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="standard",
-            settings: Settings | None = None, dt_ms: float = 0.025):
-    """Check the inputs and plan the run: returns (Context, tasks). No simulation, no files."""
+            settings: Settings | None = None, dt_ms: float = 0.025, recipe_file=None):
+    """Check the inputs and plan the run: returns (Context, tasks). No simulation, no files.
+    `recipe_file`: an adapted recipe (`bridge adapt`) to run instead of the type's own."""
     from bridge.characterize.protocols import plan
     from bridge.characterize.tasks import RunConfig
     from cells import SIMULATORS, get_cell_type, load_morphology
 
     cell_type = get_cell_type(cell)                   # InputError for an unknown cell
     recipe = cell_type.recipe
+    if recipe_file is not None:
+        from cells.adapt import read_adapted
+
+        recipe_file = os.path.abspath(os.fspath(recipe_file))
+        adapted = read_adapted(recipe_file)
+        if adapted.cell != cell:
+            raise InputError(f"--recipe {recipe_file}: adapted for {adapted.cell}, not {cell}")
+        recipe = adapted.recipe
     if simulator not in SIMULATORS:
         raise InputError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")
     if not dt_ms > 0:
@@ -110,11 +119,18 @@ def prepare(cell: str, morphology=None, simulator: str = "neuron", protocols="st
         morph = load_morphology(cell, morphology)
     except ValueError as err:       # SWC errors: "file:line: problem"
         raise InputError(str(err)) from None
+    if recipe_file is not None and adapted.morphology_sha256 != morph.sha256:
+        import warnings
+
+        from dendritic_errors import InputWarning
+
+        warnings.warn(f"--recipe {os.path.basename(recipe_file)} was adapted on another tree "
+                      f"({adapted.morphology_source}); characterizing it on {morph.source}", InputWarning)
     from cells.mechanisms import mechanism_key
 
     config = RunConfig(cell=cell, morphology=morphology, morphology_sha256=morph.sha256,
                        recipe_sha256=recipe.sha256(), simulator=simulator, dt_ms=float(dt_ms),
-                       seed=int(settings.seed), mechanisms_key=mechanism_key())
+                       seed=int(settings.seed), mechanisms_key=mechanism_key(), recipe_file=recipe_file)
     ctx = Context(config=config, morphology=morph, recipe=recipe, settings=settings, protocols=protos,
                   cell_type=cell_type)
     return ctx, plan(ctx)
@@ -130,6 +146,7 @@ def provenance(ctx: Context) -> dict:
         "morphology_source": "builtin" if c.morphology is None else c.morphology,
         "morphology_sha256": c.morphology_sha256,
         "recipe_sha256": c.recipe_sha256,
+        "recipe_file": "" if c.recipe_file is None else os.path.basename(c.recipe_file),
         "mechanisms_key": c.mechanisms_key,     # hash of the .mod files (+ NEURON version, machine)
         "seed": int(c.seed),
         "dt_ms": float(c.dt_ms),
@@ -157,7 +174,7 @@ def _after_failure(store, existed: bool, keys: set, err: BaseException) -> None:
 
 def characterize(cell: str, output, morphology=None, simulator: str = "neuron", protocols="standard",
                  settings: Settings | None = None, dt_ms: float = 0.025, workers: int | None = None,
-                 scheduler: str | None = None, progress: bool = True, say=None) -> dict:
+                 scheduler: str | None = None, progress: bool = True, say=None, recipe_file=None) -> dict:
     """Run the protocols and write `output` (netCDF, one group per protocol).
 
     Resumes from ``output + ".parts"`` when an earlier run of the same command was
@@ -178,7 +195,7 @@ def characterize(cell: str, output, morphology=None, simulator: str = "neuron", 
     if workers is not None and workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")
     t_start = time.perf_counter()
-    ctx, tasks = prepare(cell, morphology, simulator, protocols, settings, dt_ms)
+    ctx, tasks = prepare(cell, morphology, simulator, protocols, settings, dt_ms, recipe_file=recipe_file)
     client = connect(scheduler) if scheduler else None
     store = PartStore.for_output(output)
     existed = store.exists()

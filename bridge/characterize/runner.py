@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from functools import partial
 from multiprocessing import get_context
 
 from bridge.characterize.store import PartStore
@@ -121,25 +122,36 @@ def execute(config: RunConfig, tasks: list[Task], store: PartStore, workers: int
         bar.update(task)
 
     try:
-        if pending and client is not None:
-            _run_dask(client, config, pending, keys, finished)
-        elif pending and workers == 0:       # in this process: cell types registered at run time, debugging
-            for task in pending:
-                finished(task, run_task(config, task))
-        elif pending:
-            _run_local(config, pending, workers or os.cpu_count() or 1, finished)
+        run_each(partial(run_task, config), pending, finished, workers=workers, client=client,
+                 keys=[f"bridge-characterize-{keys[t]}" for t in pending])
     finally:
         bar.close()
     return {t: store.load(keys[t]) for t in tasks}
 
 
-def _run_local(config, pending, workers, finished) -> None:
+def run_each(fn, items: list, finished, workers: int | None = None, client=None, keys=None) -> None:
+    """Call `finished(item, fn(item))` for every item as its result arrives: on the Dask
+    `client` when given, in this process when `workers == 0`, else on a local pool of
+    `workers` spawned processes (default: one per core). `fn` must be picklable (a
+    module-level function or a partial of one); `keys`: Dask task keys, one per item."""
+    if not items:
+        return
+    if client is not None:
+        _run_dask(client, fn, items, finished, keys)
+    elif workers == 0:       # in this process: cell types registered at run time, debugging
+        for item in items:
+            finished(item, fn(item))
+    else:
+        _run_local(fn, items, workers or os.cpu_count() or 1, finished)
+
+
+def _run_local(fn, items, workers, finished) -> None:
     ctx = get_context("spawn")
-    n = max(1, min(workers, len(pending)))
+    n = max(1, min(workers, len(items)))
     pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
     ok = False
     try:
-        futures = {pool.submit(run_task, config, t): t for t in pending}
+        futures = {pool.submit(fn, item): item for item in items}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
@@ -151,14 +163,14 @@ def _run_local(config, pending, workers, finished) -> None:
         pool.shutdown(wait=ok, cancel_futures=True)
 
 
-def _run_dask(client, config, pending, keys, finished) -> None:
+def _run_dask(client, fn, items, finished, keys=None) -> None:
     from distributed import as_completed
 
     futures = {}
-    for rank, t in enumerate(pending):
-        fut = client.submit(run_task, config, t, key=f"bridge-characterize-{keys[t]}", pure=False,
-                            retries=2, priority=len(pending) - rank)
-        futures[fut] = t
+    for rank, item in enumerate(items):
+        extra = {"key": keys[rank]} if keys else {}
+        fut = client.submit(fn, item, pure=False, retries=2, priority=len(items) - rank, **extra)
+        futures[fut] = item
     try:
         for fut in as_completed(list(futures), loop=client.loop):
             finished(futures[fut], fut.result())

@@ -48,10 +48,12 @@ class RunConfig:
     dt_ms: float = 0.025
     seed: int = 0
     mechanisms_key: str = ""        # cells.mechanisms.mechanism_key(): the .mod files' hash
+    recipe_file: str | None = None  # an adapted recipe (cells.adapt, JSON) instead of the type's
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["morphology"] = "builtin" if self.morphology is None else os.path.basename(self.morphology)
+        d["recipe_file"] = None if self.recipe_file is None else os.path.basename(self.recipe_file)
         return d
 
 
@@ -102,8 +104,10 @@ COUNTERS = {"tasks": 0, "builds": 0}
 
 def _build(config: RunConfig, na_block: bool):
     from cells import load_cell
+    from cells.adapt import read_adapted
 
-    cell = load_cell(config.cell, morphology=config.morphology, simulator=config.simulator)
+    recipe = read_adapted(config.recipe_file).recipe if config.recipe_file else None
+    cell = load_cell(config.cell, morphology=config.morphology, simulator=config.simulator, recipe=recipe)
     COUNTERS["builds"] += 1
     if cell.morphology.sha256 != config.morphology_sha256:
         cell.close()
@@ -131,7 +135,7 @@ def _discard() -> None:
 def using_cell(config: RunConfig, na_block: bool = False, dirty: bool = False):
     """The process's cell for `config` (built on first use). `dirty`: the task adds
     stimuli that cannot be removed, so the cell is dropped afterwards."""
-    key = (config.cell, config.morphology, config.morphology_sha256, config.simulator, na_block)
+    key = (config.cell, config.morphology, config.morphology_sha256, config.recipe_sha256, config.simulator, na_block)
     if _STATE["key"] != key:
         _discard()
         _STATE["cell"] = _build(config, na_block)

@@ -75,6 +75,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dt", type=float, default=0.025, metavar="MS", help="time step (default 0.025 ms)")
     parser.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores; 0: in this process)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler")
+    parser.add_argument("--recipe", metavar="RECIPE.json", help="an adapted recipe (bridge adapt) instead of the cell's own")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -144,5 +145,5 @@ def run(args) -> int:
                         dispersion_weight_scale=args.dispersion_weight_scale)
     characterize(args.cell, args.output, morphology=args.morphology, simulator=args.simulator,
                  protocols=args.protocols, settings=settings, dt_ms=args.dt, workers=args.workers,
-                 scheduler=args.scheduler, progress=not args.no_progress)
+                 scheduler=args.scheduler, progress=not args.no_progress, recipe_file=args.recipe)
     return 0

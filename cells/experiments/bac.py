@@ -48,7 +48,7 @@ def bac_trial(cell, stimulus: str, dend_site, soma_pulse, window_ms: float = WIN
     tr = cell.run(start + window_ms, dt_ms=dt_ms)
     t, end = tr["t_ms"], start + window_ms
     return {
-        "soma_spikes": int(F.spike_times(t, tr["soma"]).size),
+        "soma_spikes": F.spike_count(t, tr["soma"]),
         "dend_peak_mV": float(np.max(F.window(t, tr["dend"], start, end))),
         "dend_above_plateau_ms": F.time_above(t, tr["dend"], CA_PLATEAU_MV, start, end),
         "traces": tr,

@@ -34,6 +34,6 @@ def backpropagating_ap(cell, sites, amp_nA: float, dur_ms: float, window_ms: flo
         "soma_amplitude_mV": F.peak_deflection(t, tr["soma"], start, end),
         "soma_t_peak_ms": float(t[mask][np.argmax(tr["soma"][mask])]),
         "soma_peak_mV": float(np.max(tr["soma"])),
-        "soma_spike_count": int(F.spike_times(t, tr["soma"]).size),
+        "soma_spike_count": F.spike_count(t, tr["soma"]),
         "traces": tr,
     }

@@ -1,9 +1,29 @@
-"""Features of voltage traces (numpy in, numbers out). Times in ms, voltages in mV."""
+"""Features of voltage traces (numpy in, numbers out). Times in ms, voltages in mV.
+
+Spike features that eFEL defines (count, mean frequency, first-spike latency; the Blue
+Brain feature library, in which Hay et al. 2011's and BluePyOpt's L5PC targets are
+written) come from eFEL itself (`efel_features`); the rest (dendritic deflections, charge,
+dV/dt, time constants) are ours. `spike_times` (threshold crossings) times the spike
+trains of the characterization datasets.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 SPIKE_THRESHOLD_MV = -20.0  # upward crossing counts as a spike (eFEL's default threshold)
+
+
+def efel_features(t_ms: np.ndarray, v_mV: np.ndarray, start_ms: float, end_ms: float, names) -> dict:
+    """eFEL's features `names` of one trace with the stimulus over [start_ms, end_ms], spikes
+    at SPIKE_THRESHOLD_MV; a feature eFEL cannot compute (e.g. a latency without spikes) is
+    None."""
+    import efel
+
+    efel.set_setting("Threshold", SPIKE_THRESHOLD_MV)
+    trace = {"T": np.asarray(t_ms, float), "V": np.asarray(v_mV, float), "stim_start": [float(start_ms)],
+             "stim_end": [float(end_ms)]}
+    values = efel.get_feature_values([trace], list(names), raise_warnings=False)[0]
+    return {k: (None if x is None or len(x) == 0 else np.asarray(x)) for k, x in values.items()}
 
 
 def spike_times(t_ms: np.ndarray, v_mV: np.ndarray, threshold_mV: float = SPIKE_THRESHOLD_MV) -> np.ndarray:
@@ -12,6 +32,12 @@ def spike_times(t_ms: np.ndarray, v_mV: np.ndarray, threshold_mV: float = SPIKE_
     # interpolate the crossing time between the two samples
     t0, t1, v0, v1 = t_ms[idx - 1], t_ms[idx], v_mV[idx - 1], v_mV[idx]
     return t0 + (threshold_mV - v0) * (t1 - t0) / (v1 - v0)
+
+
+def spike_count(t_ms: np.ndarray, v_mV: np.ndarray) -> int:
+    """eFEL's `spike_count` of the whole trace."""
+    count = efel_features(t_ms, v_mV, t_ms[0], t_ms[-1], ["spike_count"])["spike_count"]
+    return 0 if count is None else int(count[0])
 
 
 def value_at(t_ms: np.ndarray, v_mV: np.ndarray, at_ms: float) -> float:
@@ -61,14 +87,6 @@ def time_above(t_ms, v_mV, level_mV: float, start_ms: float, end_ms: float) -> f
     mask = (t_ms >= start_ms) & (t_ms <= end_ms)
     dt = np.diff(t_ms[mask], append=t_ms[mask][-1])
     return float(np.sum(dt[v_mV[mask] > level_mV]))
-
-
-def mean_frequency_hz(spikes_ms: np.ndarray, stim_start_ms: float) -> float:
-    """Spike count over the time from stimulus onset to the last spike (eFEL `mean_frequency`)."""
-    spikes = spikes_ms[spikes_ms >= stim_start_ms]
-    if spikes.size == 0:
-        return 0.0
-    return 1000.0 * spikes.size / (spikes[-1] - stim_start_ms)
 
 
 def membrane_time_constant_ms(t_ms, v_mV, start_ms: float, end_ms: float) -> float:

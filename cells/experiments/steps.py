@@ -69,17 +69,19 @@ def passive_features(response: dict) -> dict:
 
 
 def firing_features(response: dict) -> dict:
-    """Somatic spikes during the step: count, count / duration (`rate_hz`), eFEL's mean
-    frequency (count over onset-to-last-spike, `mean_frequency_hz`) and first-spike latency."""
+    """Somatic spikes during the step, by eFEL (`spike_count_stimint`, `mean_frequency`: count
+    over onset-to-last-spike, `time_to_first_spike`: onset to the first peak), and the count
+    over the step's duration (`rate_hz`). No spike: 0 Hz and a NaN latency."""
     t, v = response["traces"]["t_ms"], response["traces"]["soma"]
     start, dur = response["start_ms"], response["dur_ms"]
-    spikes = F.spike_times(t, v)
-    spikes = spikes[(spikes >= start) & (spikes <= start + dur)]
+    fe = F.efel_features(t, v, start, start + dur, ["spike_count_stimint", "mean_frequency", "time_to_first_spike"])
+    n = int(fe["spike_count_stimint"][0]) if fe["spike_count_stimint"] is not None else 0
     return {
-        "n_spikes": int(spikes.size),
-        "rate_hz": 1000.0 * spikes.size / dur,
-        "mean_frequency_hz": F.mean_frequency_hz(spikes, start),
-        "first_spike_ms": float(spikes[0] - start) if spikes.size else float("nan"),
+        "n_spikes": n,
+        "rate_hz": 1000.0 * n / dur,
+        "mean_frequency_hz": float(fe["mean_frequency"][0]) if n and fe["mean_frequency"] is not None else 0.0,
+        "first_spike_ms": float(fe["time_to_first_spike"][0]) if n and fe["time_to_first_spike"] is not None
+        else float("nan"),
     }
 
 

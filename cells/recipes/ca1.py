@@ -85,6 +85,7 @@ bAP ratio 0.679 (<= 0.7); n120's dV/dt jump 0.53 V/s per synapse (>= 0.5).
 """
 from functools import partial
 
+from cells.adapt import FreeParameter
 from cells.distributions import Between, Linear, Sigmoid, Uniform
 from cells.recipe import AxonStub, CellRecipe, Channel, Passive, SynapseModel
 from cells.morphology import builtin_morphology
@@ -184,4 +185,16 @@ CELL_TYPE = CellType(
     validation=("passive", "fi", "bap", "attenuation", "nmda_basal", "oblique"),
     targets=CA1_TARGETS,
     protocols=("passive", "integration", "timing", "bap", "fi", "patterns", "cluster_dispersion", "invivo"),
+    # What `bridge adapt` may rescale on a tree the recipe was not tuned on (cells.adapt; Hay et
+    # al. 2013, J Neurophysiol 109:2972). From benchmarks/generalization.py's ca1 failures: the
+    # oblique spike's somatic dV/dt (built-in seed 1) and non-monotonic f-I (n120 trunk x0.7);
+    # the densities these act on were themselves tuned here (docstring).
+    free_parameters=(
+        FreeParameter("oblique_Na", ("NaCA1",), ("oblique", "tuft"), 0.6, 1.5, ("oblique",),
+                      "Na in obliques and tuft: the oblique Na spike's threshold and size"),
+        FreeParameter("soma_Kdr", ("KdrCA1",), ("soma",), 0.33, 3.0, ("fi",),
+                      "delayed-rectifier K at the soma: repolarisation, depolarisation block"),
+        FreeParameter("Im", ("Im",), ("soma", "dendrites"), 0.33, 3.0, ("fi",),
+                      "M current: adaptation, and so a graded f-I curve"),
+    ),
 )

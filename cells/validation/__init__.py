@@ -73,16 +73,17 @@ def check_sites(cell_type, morphology, plan) -> None:
 
 
 def validate(cell_name: str, morphology=None, simulator: str = "neuron", fast: bool = False,
-             protocols=None, progress=None) -> Report:
+             protocols=None, progress=None, recipe=None) -> Report:
     """Run the validation protocols of `cell_name` and compare with its published targets.
 
     `fast` shortens the costly protocols (shorter f-I steps, fewer synapse counts); the
-    features and targets stay the same."""
+    features and targets stay the same. `recipe`: run this recipe (e.g. adapted to the
+    morphology, `cells.adapt`) instead of the cell type's."""
     from cells import load_morphology, make_cell_factory
 
     cell_type = get_cell_type(cell_name)
     morph = load_morphology(cell_name, morphology)
-    make_cell = make_cell_factory(cell_type.recipe, morph, simulator)
+    make_cell = make_cell_factory(recipe or cell_type.recipe, morph, simulator)
     plan = [p for p in cell_type.validation if not protocols or p in protocols]
     check_sites(cell_type, morph, plan)
     start = time.perf_counter()
