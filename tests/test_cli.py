@@ -55,6 +55,21 @@ def test_demo_end_to_end_small(tmp_path):
     assert main(args) == 0
     assert (out / "l5pc.nc").stat().st_mtime_ns == stamp
     assert "simulations in" not in (out / "report.md").read_text()   # nothing was simulated again
+    # `bridge fit` on the real characterization the demo wrote: a units file PyTorch reads
+    import numpy as np
+    import torch
+
+    from bridge.nn import DendriticLayer
+    from bridge.schema import open_units
+
+    units_path = tmp_path / "units.nc"
+    assert main(["fit", str(out / "l5pc.nc"), "-o", str(units_path), "--skip-bad"]) == 0
+    u = open_units(units_path)
+    assert u.attrs["cell"] == "l5pc" and u.attrs["simulator"] == "neuron"
+    assert u.sizes["branch"] >= 1 and np.all(u["r2"].values > 0.9)
+    assert np.all(np.isfinite(u["two_layer_variance_explained_train"].sel(target="soma_peak_mV").values))
+    layer = DendriticLayer.from_units(units_path, 16, 2, 2, 4, branch_type=str(u["branch_type"].values[0]))
+    assert torch.all(torch.isfinite(layer(torch.rand(3, 16))))
 
 
 def test_demo_rejects_bad_settings(tmp_path, capsys):

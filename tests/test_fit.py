@@ -228,27 +228,8 @@ def test_all_nan_curves(tmp_path, capsys):
     assert "no branch can be fitted" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_characterize_then_fit_small_cell(tmp_path, capsys):
-    """characterize -> fit on the real l5pc (2 branches, 8 synapses, 40 patterns; ~1 min)."""
-    pytest.importorskip("bridge.commands.characterize")
-    char = tmp_path / "char.nc"
-    assert main(["characterize", "l5pc", "--protocols", "integration,patterns", "--branches", "2",
-                 "--synapses", "8", "--patterns", "40", "--pattern-branches", "6", "--pattern-synapses", "6",
-                 "--conditions", "control", "--placements", "clustered",
-                 "--workers", "1", "--no-progress", "-o", str(char)]) == 0
-    out = tmp_path / "units.nc"
-    assert main(["fit", str(char), "-o", str(out), "--skip-bad"]) == 0
-    text = capsys.readouterr().out
-    assert "variance explained" in text
-    u = open_units(out)
-    assert u.attrs["cell"] == "l5pc" and u.attrs["simulator"] == "neuron"
-    assert u.sizes["branch"] >= 1 and np.all(u["r2"].values > 0.9)
-    assert np.all(np.isfinite(u["two_layer_variance_explained_train"].sel(target="soma_peak_mV").values))
-    from bridge.nn import DendriticLayer
-    import torch
-    layer = DendriticLayer.from_units(out, 16, 2, 2, 4, branch_type=str(u["branch_type"].values[0]))
-    assert torch.all(torch.isfinite(layer(torch.rand(3, 16))))
+# characterize -> `bridge fit` on the real l5pc: tests/test_cli.py::test_demo_end_to_end_small fits the
+# characterization the demo wrote (the same path, without a second characterization run).
 
 
 # ------------------------------------------------------------------------------ two-layer vs point neuron
