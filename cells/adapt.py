@@ -200,7 +200,9 @@ def adapt(cell: str, morphology=None, simulator: str = "neuron", settings: Adapt
     morph = load_morphology(cell, morphology)
     protocols = tuple(p for p in cell_type.validation if any(p in fp.protocols for fp in params))
     run = {"cell": cell, "morphology_sha256": morph.sha256, "recipe_sha256": cell_type.recipe.sha256(),
-           "simulator": simulator, "protocols": list(protocols)}
+           "simulator": simulator, "protocols": list(protocols),
+           # what a logged evaluation means: the parameters' definitions and the score's cap
+           "free_parameters": [repr(p) for p in params], "z_max": Z_MAX}
     cache = dict(cache or {})
     fn = partial(evaluate, cell, morph, simulator, protocols)
     evaluate_many = evaluate_many or _in_this_process
