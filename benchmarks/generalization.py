@@ -85,10 +85,15 @@ def run_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str)
                n_passed=sum(r["passed"] for r in rows), n_targets=len(rows), rows=rows,
                seconds=time.perf_counter() - start)
     path = record_path(out_dir, cell, simulator, name)
+    save_record(rec, path)
+    return rec
+
+
+def save_record(rec: dict, path: str) -> None:
+    """Write one tree's record atomically: a killed run leaves no half-written JSON to resume from."""
     with open(path + ".tmp", "w") as fh:
         json.dump(rec, fh, indent=1)
     os.replace(path + ".tmp", path)
-    return rec
 
 
 def record_path(out_dir: str, cell: str, simulator: str, name: str, suffix: str = ".json") -> str:
@@ -113,9 +118,7 @@ def adapt_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: st
                n_passed=sum(r["passed"] for r in rows), n_targets=len(rows), rows=rows, recipe_file=recipe_file,
                seconds=time.perf_counter() - start)
     path = record_path(out_dir, cell, simulator, name, ".adapted.json")
-    with open(path + ".tmp", "w") as fh:
-        json.dump(rec, fh, indent=1)
-    os.replace(path + ".tmp", path)
+    save_record(rec, path)
     return rec
 
 

@@ -122,7 +122,8 @@ def recipe_and_morphology(args):
             morphology = source
         else:
             raise InputError(f"--recipe {args.recipe}: its morphology {source} is not here; pass --morphology")
-    sha = load_morphology(args.cell, morphology).sha256
+    morphology = load_morphology(args.cell, morphology)      # loaded once, validated as it is
+    sha = morphology.sha256
     if sha != adapted.morphology_sha256:
         warnings.warn(f"--recipe {args.recipe} was adapted on another tree ({adapted.morphology_source}, sha256 "
                       f"{adapted.morphology_sha256[:12]}); validating it on sha256 {sha[:12]}", InputWarning)
@@ -146,7 +147,7 @@ def run(args) -> int:
 
         check_output(adapt_output(args), args.overwrite, option="--adapt-output")
         settings = settings_from(args)
-    from cells import InputError, get_cell_type
+    from cells import get_cell_type
     from cells.validation import protocol_plan, validate
 
     get_cell_type(args.cell)                      # InputError naming the known types
