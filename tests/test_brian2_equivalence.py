@@ -162,3 +162,36 @@ def test_compare_command_rejects_bad_input(capsys):
     assert "bridge compare: error: unknown cell 'purkinje'" in capsys.readouterr().err
     assert main(["compare", "l5pc", "--protocols", "step,nonsense"]) == 2
     assert "unknown protocol(s) nonsense" in capsys.readouterr().err
+
+
+def test_driven_synapses_match_neuron_and_are_freed_when_dropped():
+    """Asynchronous drive (cluster_dispersion's experiment) on both simulators: the same mean
+    depolarisations. As in NEURON, synapses exist while their SynapseSet is held: the next run
+    without them is at rest, and the Brian2 backend reuses the freed objects' names (so their
+    compiled code comes from the cache instead of a new compile per run)."""
+    from cells.experiments.synaptic import train_response
+
+    sites_exc = [(3, 0.3), (3, 0.5), (3, 0.7), (5, 0.5)]
+    trains = [[5.0 + 3 * k + i for k in range(8)] for i in range(len(sites_exc))]
+    drives = [(sites_exc, ("ampa", "nmda"), trains, 1.0), ([(4, 0.5)], ("gabaa",), [[6.0, 20.0]], 1.0)]
+    out = {}
+    for simulator in ("neuron", "brian2"):
+        cell = load_cell("ca1", simulator=simulator)
+        driven = train_response(cell, drives, [(3, 0.5)], 5.0, 50.0, dt_ms=0.05)
+        cell.clear_recordings()
+        after = train_response(cell, [], [(3, 0.5)], 5.0, 50.0, dt_ms=0.05)
+        cell.clear_recordings()
+        if simulator == "brian2":
+            assert cell._groups() == []                               # the dropped groups left the network
+            again = train_response(cell, drives, [(3, 0.5)], 5.0, 50.0, dt_ms=0.05)
+            names = {obj.name for obj in cell._net.objects}
+            assert {"bridge_synapses_0", "bridge_synapses_2"} <= names and "bridge_synapses_3" not in names
+            np.testing.assert_allclose(again["local_mean_mV"], driven["local_mean_mV"], atol=1e-9)
+        out[simulator] = (driven, after)
+        cell.close()
+    (d_n, a_n), (d_b, a_b) = out["neuron"], out["brian2"]
+    assert d_n["local_mean_mV"][0] > 2.0                              # the drive depolarises the branch
+    np.testing.assert_allclose(d_b["local_mean_mV"], d_n["local_mean_mV"], atol=0.05)
+    assert abs(d_b["soma_mean_mV"] - d_n["soma_mean_mV"]) < 0.05
+    for after in (a_n, a_b):                                          # no synapse left: rest
+        assert abs(after["soma_mean_mV"]) < 0.01 and abs(after["local_mean_mV"][0]) < 0.01

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from bridge.cli import main
 from bridge.fit.dispersion import fit_dispersion
@@ -27,6 +28,24 @@ def test_two_layer_recovers_a_two_layer_cell_and_the_point_neuron_cannot():
     assert len(fit.families) == len(fit.branch) and np.all(fit.r2 > 0.98)
 
 
+def test_the_curve_context_is_subtracted():
+    # curves measured on top of a context (the rest of the tree driven): the subunit is what the branch's own
+    # synapses add, so a context offset per branch gives the same fit as the curves without it
+    g, _ = dispersion_group(seed=3)
+    offset = np.linspace(2.0, 9.0, g.sizes["branch"])
+    shifted = g.copy(deep=True)
+    shifted["curve_local_mean_mV"] = g["curve_local_mean_mV"] + offset[:, None] * xr.ones_like(g["curve_local_mean_mV"])
+    shifted["curve_context_local_mean_mV"] = (("branch",), offset)
+    shifted.attrs["param_dispersion_curve_context"] = 32
+    a, b = fit_dispersion(g), fit_dispersion(shifted)
+    assert (a.curve_context, b.curve_context) == (0, 32)
+    np.testing.assert_allclose(b.mV_per_synapse, a.mV_per_synapse, rtol=1e-12)
+    np.testing.assert_allclose(b.result.ve_test, a.result.ve_test, rtol=1e-9)
+    # without the context variable the offset would be read as the branch's own response
+    del shifted["curve_context_local_mean_mV"]
+    assert not np.allclose(fit_dispersion(shifted).mV_per_synapse, a.mV_per_synapse)
+
+
 def test_a_branch_without_its_own_fit_is_named():
     g, _ = dispersion_group(seed=4)
     flat = g.copy(deep=True)
@@ -41,6 +60,7 @@ def test_fit_report_json(tmp_path, capsys):
     assert main(["fit", str(path), "--report", str(report)]) == 0
     text = capsys.readouterr().out
     assert "cluster_dispersion: 12 subunits" in text and "point_neuron" in text
+    assert "curves measured with the branch alone" in text
     rep = json.loads(report.read_text())
     cd = rep["cluster_dispersion"]
     assert rep["schema"] == "bridge.fit_report" and cd["n_subunits"] == 12
@@ -48,7 +68,7 @@ def test_fit_report_json(tmp_path, capsys):
     tl, pn = cd["models"]["two_layer"], cd["models"]["point_neuron"]
     assert tl["n_parameters"] == 12 + 3 and pn["n_parameters"] == 4
     assert tl["variance_explained_test"]["soma_rate_hz"] > pn["variance_explained_test"]["soma_rate_hz"]
-    assert cd["subunit_source"] == {"cluster_dispersion_curve": 12}
+    assert cd["subunit_source"] == {"cluster_dispersion_curve": 12} and cd["curve_context_synapses"] == 0
     # the same figures as printed
     assert f"{tl['variance_explained_test']['soma_rate_hz'] * 100:.1f} %" in text
     # an existing report is kept without --overwrite; a units file needs the integration group

@@ -35,7 +35,25 @@ def test_dispersion_plan_keeps_the_total_and_disperses_one_cluster_at_a_time():
     from bridge.characterize.protocols import _dispersion_layout
     lay = _dispersion_layout(ctx)
     rows = lay["rows"]
-    assert len(rows) == 2 * (3 + 1) + 2 * (4 + 1) and len(lay["curves"]) == 8 * len(s.dispersion_curve_counts)
+    nc = len(s.dispersion_curve_counts)
+    assert len(rows) == 2 * (3 + 1) + 2 * (4 + 1) and len(lay["curves"]) == 8 * (nc + 1)
+    # each branch's curve: the context alone (n = 0), then n of its own synapses on top of the same context of
+    # 12 synapses (the smallest total, 4x3 = 3x4) on the other input branches and the inhibition, same trains
+    assert lay["n_context"] == 12
+    for j, b in enumerate(lay["branches"]):
+        curve = lay["curves"][j * (nc + 1): (j + 1) * (nc + 1)]
+        context = curve[0][0][0]
+        assert len(context) == 12 and all(site[0] != b for site in context)
+        for n, run in zip((0,) + s.dispersion_curve_counts, curve):
+            (exc, _, exc_trains), (inh, kinds, inh_trains) = run
+            assert exc[:n] == [site for site in exc[:n] if site[0] == b] and exc[n:] == context
+            assert exc_trains[n:] == curve[0][0][2] and inh == curve[0][1][0] and kinds == ("gabaa",)
+            assert len(inh) == s.dispersion_inhibitory and inh_trains == curve[0][1][2]
+        assert curve[-1][0][0][:2] == curve[2][0][0][:2]          # nested: n = 2 are the first 2 of the largest n
+    lay0 = _dispersion_layout(prepare("ca1", protocols="cluster_dispersion",
+                                      settings=Settings(**{**s.__dict__, "dispersion_curve_context": 0}))[0])
+    assert lay0["n_context"] == 0 and len(lay0["curves"]) == 8 * nc and all(len(c[0][0]) in s.dispersion_curve_counts
+                                                                              and not c[1][0] for c in lay0["curves"])
     for size, count, p, d, counts in rows:
         assert counts.sum() == size * count                      # the total never changes
         assert (counts >= size).sum() >= count - d                # the clusters not yet dispersed
@@ -74,8 +92,10 @@ def test_dispersion_contents(dispersion_reference):
     assert g.sizes == {"run": 6, "branch": 4, "curve_n": 3}
     assert np.all(g.total_synapses.values == 4) and list(g.n_dispersed.values) == [0, 1, 2] * 2
     assert np.array_equal(g.n_active.sum("branch").values, g.total_synapses.values)
-    # more synapses on the branch alone: more depolarisation there
+    # more synapses on the branch: more depolarisation there, above its context's (4 synapses elsewhere)
+    assert g.attrs["param_dispersion_curve_context"] == 4 and g.curve_context_local_mean_mV.dims == ("branch",)
     assert np.all(np.diff(g.curve_local_mean_mV.values, axis=1) > 0)
+    assert np.all(g.curve_local_mean_mV.sel(curve_n=1) > g.curve_context_local_mean_mV)
     assert float(g.local_mean_mV.min()) > -1 and g.soma_rate_hz.attrs["units"] == "Hz"
 
 

@@ -76,6 +76,8 @@ def _check_settings(s: Settings) -> None:
                          f"{', '.join(INVIVO_CONDITIONS)}")
     if not s.dispersion_duration_ms > 0:
         raise InputError(f"--dispersion-ms must be > 0, got {s.dispersion_duration_ms}")
+    if s.dispersion_curve_context is not None and s.dispersion_curve_context < 0:
+        raise InputError(f"--dispersion-curve-context must be >= 0, got {s.dispersion_curve_context}")
     if not s.dispersion_weight_scale > 0:
         raise InputError(f"--dispersion-weight-scale must be > 0, got {s.dispersion_weight_scale}")
     bad = [c for c in s.conditions if c not in CONDITIONS]

@@ -108,6 +108,8 @@ class Settings:
     dispersion_background_hz: float = 0.0   # optional background (P03's 5 Hz) ...
     dispersion_background_synapses: int = 100   # ... on this many excitatory synapses over the tree
     dispersion_curve_counts: tuple = (1, 2, 4, 6, 8, 10, 12)   # n per branch for the subunit curves
+    dispersion_curve_context: int | None = None   # synapses driven elsewhere while a curve is measured;
+                                                  # None: the smallest configuration total; 0: the branch alone
     dispersion_batch: int = 8
     # invivo (Beniaguev, Segev & London 2021; bridge.characterize.invivo)
     invivo_simulations: int = 32
@@ -731,11 +733,15 @@ def _dispersion_layout(ctx) -> dict:
     with the full weights the built-in ca1 fired ~50 Hz for concentrated and dispersed input
     alike (saturated), with 0.3 it hardly fired at all.
 
-    Subunit curves: each input branch alone, n = `dispersion_curve_counts` clustered
-    synapses with the same drive (no inhibition, no background; nested: the n synapses and
-    their trains are the first n of the largest count, so the curve differs only by the
-    added synapses): time-averaged local and somatic depolarisation and somatic rate, the
-    branch's own transfer function.
+    Subunit curves: each input branch with n = `dispersion_curve_counts` clustered synapses
+    (nested: the n synapses and their trains are the first n of the largest count) at the
+    cell's operating point: a context of `dispersion_curve_context` synapses (default: the
+    smallest configuration total, 32) at random positions on the *other* input branches and
+    the inhibitory synapses, with the same drive, identical for every n, is also measured
+    without the branch's synapses (n = 0). The branch's own transfer function is its mean
+    local depolarisation above that context's. Measured with the branch alone (context 0,
+    as first built), the curves overstate what a cluster adds when the rest of the tree is
+    active (built-in ca1: 8 synapses add 16.3 mV alone, 14.1 mV in the runs).
 
     Every random draw has its own stream rng(seed, "cluster_dispersion", ...); split: a
     seeded permutation of the runs, `test_fraction` held out."""
@@ -776,19 +782,37 @@ def _dispersion_layout(ctx) -> dict:
                 for b, _x in exc:
                     counts[branches.index(b)] += 1
                 rows.append((size, count, p, d, counts))
+    n_context = curve_context(s)
     curves = []
-    for b in branches:
+    for j, b in enumerate(branches):
         rt = rng(s.seed, "cluster_dispersion", "curve", b)
         trains = [poisson_train(rt, rate, start, dur) for _ in range(max(s.dispersion_curve_counts))]
-        for n in s.dispersion_curve_counts:      # nested: n synapses are the first n, with their trains
-            curves.append([(cluster[b][:n], ("ampa", "nmda"), trains[:n])])
+        rc = rng(s.seed, "cluster_dispersion", "curve_context", b)
+        others = [o for o in branches if o != b]
+        ctx_exc = [(int(others[i]), float(round(x, 6))) for i, x in
+                   zip(rc.integers(0, len(others), n_context), rc.uniform(0.05, 0.95, n_context))] if others else []
+        ctx_inh = distributed_sites(morph, s.dispersion_inhibitory, rc) if n_context else []
+        ctx_exc_tr = [poisson_train(rc, rate, start, dur) for _ in ctx_exc]
+        ctx_inh_tr = [poisson_train(rc, rate, start, dur) for _ in ctx_inh]
+        # nested: n synapses are the first n, with their trains; n = 0 (the context alone) first
+        for n in ((0,) if n_context else ()) + tuple(s.dispersion_curve_counts):
+            curves.append([(cluster[b][:n] + ctx_exc, ("ampa", "nmda"), trains[:n] + ctx_exc_tr),
+                           (ctx_inh, ("gabaa",), ctx_inh_tr)])
     perm = rng(s.seed, "cluster_dispersion", "split").permutation(len(runs))
     split = np.full(len(runs), "train", dtype=object)
     split[perm[: int(round(s.test_fraction * len(runs)))]] = "test"
     lay = {"branches": branches, "rec": [(b, centre[b]) for b in branches], "runs": runs, "curves": curves,
-           "rows": rows, "split": split}
+           "rows": rows, "split": split, "n_context": n_context}
     ctx.cache["cluster_dispersion"] = lay
     return lay
+
+
+def curve_context(s: Settings) -> int:
+    """Synapses of the subunit curves' context (`dispersion_curve_context`; None: the
+    smallest configuration total, the least drive any run has)."""
+    if s.dispersion_curve_context is not None:
+        return int(s.dispersion_curve_context)
+    return min(size * count for size, count in s.dispersion_configs)
 
 
 def _drive_tasks(ctx, what: str) -> list[Task]:
@@ -818,6 +842,11 @@ def assemble_cluster_dispersion(ctx: Context, results) -> xr.Dataset:
 
     runs, curves = gather("runs"), gather("curves")
     B, nc = lay["branches"], len(s.dispersion_curve_counts)
+    n0 = 1 if lay["n_context"] else 0              # curve runs per branch: the context alone first
+    per = nc + n0
+    own = np.arange(len(B) * per)
+    local = curves["local_mean_mV"][own, np.repeat(np.arange(len(B)), per)].reshape(len(B), per)
+    soma_mean, soma_rate = curves["soma_mean_mV"].reshape(len(B), per), curves["soma_rate_hz"].reshape(len(B), per)
     rows = lay["rows"]
     counts = np.stack([row[4] for row in rows])
     col = lambda j: np.array([row[j] for row in rows], np.int64)   # noqa: E731
@@ -833,13 +862,15 @@ def assemble_cluster_dispersion(ctx: Context, results) -> xr.Dataset:
         "placement_index": (("run",), col(2)),
         "n_dispersed": (("run",), col(3)),
         "total_synapses": (("run",), counts.sum(1).astype(np.int64)),
-        # curve run i belongs to branch i // nc: its own recording site's column
-        "curve_local_mean_mV": (("branch", "curve_n"),
-                                curves["local_mean_mV"][np.arange(len(B) * nc), np.repeat(np.arange(len(B)), nc)]
-                                .reshape(cshape)),
-        "curve_soma_mean_mV": (("branch", "curve_n"), curves["soma_mean_mV"].reshape(cshape)),
-        "curve_soma_rate_hz": (("branch", "curve_n"), curves["soma_rate_hz"].reshape(cshape)),
+        # curve run i belongs to branch i // per: its own recording site's column
+        "curve_local_mean_mV": (("branch", "curve_n"), local[:, n0:].reshape(cshape)),
+        "curve_soma_mean_mV": (("branch", "curve_n"), soma_mean[:, n0:].reshape(cshape)),
+        "curve_soma_rate_hz": (("branch", "curve_n"), soma_rate[:, n0:].reshape(cshape)),
     }
+    if n0:
+        data.update({"curve_context_local_mean_mV": (("branch",), local[:, 0]),
+                     "curve_context_soma_mean_mV": (("branch",), soma_mean[:, 0]),
+                     "curve_context_soma_rate_hz": (("branch",), soma_rate[:, 0])})
     coords = {**_branch_coords(ctx, B, dict(lay["rec"])), "run": ("run", np.arange(len(rows), dtype=np.int64)),
               "split": ("run", lay["split"]),
               "curve_n": ("curve_n", np.asarray(s.dispersion_curve_counts, np.int64))}
@@ -848,6 +879,7 @@ def assemble_cluster_dispersion(ctx: Context, results) -> xr.Dataset:
                     "dispersion_background_hz", "dispersion_background_synapses", "dispersion_curve_counts",
                     "pattern_max_distance_um", "cluster_span_um", "test_fraction")
     attrs["param_dispersion_configs"] = ",".join(f"{a}x{b}" for a, b in s.dispersion_configs)
+    attrs["param_dispersion_curve_context"] = int(lay["n_context"])
     attrs.update({"param_t0_ms": T0_MS, "param_dead_time_ms": DEAD_TIME_MS,
                   "description": _dispersion_layout.__doc__.split("\n\n")[1].replace("\n", " ").strip()})
     return xr.Dataset(data, coords=coords, attrs=attrs)

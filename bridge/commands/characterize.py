@@ -62,6 +62,9 @@ def add_arguments(parser) -> None:
                         help=f"invivo: duration of each simulation (default {d.invivo_duration_ms:g} ms)")
     parser.add_argument("--invivo-conditions", default=",".join(d.invivo_conditions),
                         help="invivo: control, ampa_only (NMDA replaced by AMPA) or both (default)")
+    parser.add_argument("--dispersion-curve-context", type=int, default=None, metavar="N",
+                        help="cluster_dispersion: synapses driven on the other input branches while each subunit "
+                             "curve is measured (default: the smallest configuration total; 0: the branch alone)")
     parser.add_argument("--dispersion-weight-scale", type=float, default=d.dispersion_weight_scale, metavar="X",
                         help="cluster_dispersion: synaptic conductances x X (default "
                              f"{d.dispersion_weight_scale:g})")
@@ -142,7 +145,8 @@ def run(args) -> int:
                         invivo_simulations=args.invivo_sims, invivo_duration_ms=args.invivo_ms,
                         invivo_conditions=names(args.invivo_conditions),
                         dispersion_curve_counts=parse_counts(args.dispersion_curve, "--dispersion-curve"),
-                        dispersion_weight_scale=args.dispersion_weight_scale)
+                        dispersion_weight_scale=args.dispersion_weight_scale,
+                        dispersion_curve_context=args.dispersion_curve_context)
     characterize(args.cell, args.output, morphology=args.morphology, simulator=args.simulator,
                  protocols=args.protocols, settings=settings, dt_ms=args.dt, workers=args.workers,
                  scheduler=args.scheduler, progress=not args.no_progress, recipe_file=args.recipe)

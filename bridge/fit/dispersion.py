@@ -3,7 +3,9 @@
 
 Subunits: every input branch's own transfer function, fitted (`bridge.fit.curves`, the
 transfer families of `bridge.transfer`, chosen by BIC) to its own curve: the time-averaged
-local depolarisation with n clustered synapses driven alone, against the expected linear sum
+local depolarisation that n clustered synapses add to the curve context's (the rest of the
+tree driven, `curve_context_local_mean_mV`; files measured with the branch alone have no
+context and nothing is subtracted), against the expected linear sum
 ``x = n * mV_per_synapse`` (``mV_per_synapse``: the smallest n's response divided by n).
 No type medians or stand-ins: a branch whose curve cannot be fitted stops the fit, named.
 
@@ -36,6 +38,7 @@ class DispersionFit:
     mV_per_synapse: np.ndarray   # per branch
     result: TwoLayerResult
     n_runs: int
+    curve_context: int = 0       # synapses driven elsewhere while the curves were measured (0: the branch alone)
 
 
 def fit_dispersion(group: xr.Dataset, *, criterion: str = "bic", ridge: float = RIDGE,
@@ -43,6 +46,8 @@ def fit_dispersion(group: xr.Dataset, *, criterion: str = "bic", ridge: float = 
     """Fit the subunits on the branch curves, then the whole-cell models on the runs."""
     counts = np.asarray(group["curve_n"].values, float)
     y = np.asarray(group["curve_local_mean_mV"].transpose("branch", "curve_n").values, float)
+    if "curve_context_local_mean_mV" in group:      # what the branch's synapses add to the context
+        y = y - np.asarray(group["curve_context_local_mean_mV"].transpose("branch").values, float)[:, None]
     branch = np.asarray(group["branch"].values, np.int64)
     first = int(np.argmin(counts))
     mv = y[:, first] / counts[first]
@@ -59,4 +64,5 @@ def fit_dispersion(group: xr.Dataset, *, criterion: str = "bic", ridge: float = 
     targets = {t: np.asarray(group[t].values, float) for t in TARGETS}
     res = fit_two_layer(group["n_active"].transpose("run", "branch").values, split, targets, mv, fams, params,
                         branch, ridge=ridge)
-    return DispersionFit(branch, fams, params, r2, mv, res, int(split.size))
+    context = int(group.attrs.get("param_dispersion_curve_context", 0)) if "curve_context_local_mean_mV" in group else 0
+    return DispersionFit(branch, fams, params, r2, mv, res, int(split.size), context)

@@ -59,7 +59,7 @@ def fit_report(result, source: str) -> dict:
     if d is not None:
         out["cluster_dispersion"] = two_layer_report(
             d.result, subunit_source=["cluster_dispersion_curve"] * len(d.branch),
-            extra={"n_runs": d.n_runs, "subunit_families": {f: d.families.count(f) for f in sorted(set(d.families))},
+            extra={"n_runs": d.n_runs, "curve_context_synapses": d.curve_context, "subunit_families": {f: d.families.count(f) for f in sorted(set(d.families))},
                    "subunit_median_r2": _num(np.nanmedian(d.r2))})
     return out
 

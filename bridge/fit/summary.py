@@ -68,9 +68,11 @@ def dispersion_table(fit) -> str:
     """The cluster_dispersion fit (`bridge.fit.dispersion.DispersionFit`) as text."""
     r = fit.result
     fams = ", ".join(f"{f} {fit.families.count(f)}" for f in sorted(set(fit.families)))
+    where = (f"measured on top of {fit.curve_context} synapses driven elsewhere" if fit.curve_context
+             else "measured with the branch alone")
     lines = [f"cluster_dispersion: {len(fit.branch)} subunits, each its own branch's fit ({fams}; median R^2 "
-             f"{_fmt(float(np.nanmedian(fit.r2)))}); variance explained on {r.n_test} held-out runs "
-             f"(fitted on {r.n_train}):"]
+             f"{_fmt(float(np.nanmedian(fit.r2)))}; curves {where}); variance explained on {r.n_test} "
+             f"held-out runs (fitted on {r.n_train}):"]
     lines += _ve_rows(r.models, list(r.targets), lambda m, t: float(r.ve_test[m, r.targets.index(t)]),
                       lambda m, t: str(r.flags[m, r.targets.index(t)]))
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +55,10 @@ class Brian2Cell:
             kinds[kind] = model
         self.model = Model(recipe, mechanisms, CA_DYNAMICS in recipe.mechanisms, kinds)
         self._inserted = {m: self.layout.column(v) for m, v in self.table.inserted.items()}
-        self._groups: list[Brian2SynapseGroup] = []
+        # slot -> (weak reference to the group, its generator, its synapses): as in NEURON, a group's
+        # synapses exist while the caller holds the group; a freed slot's Brian2 names are reused, so
+        # its compiled code (named after the objects) comes from the cache instead of a new compile
+        self._slots: dict[int, tuple] = {}
         self._events: list[tuple[Brian2SynapseGroup, np.ndarray]] = []
         self._stimuli: list[tuple] = []            # (CurrentClamp | CurrentWaveform, sites, node)
         self._recordings: dict[str, tuple] = {}
@@ -167,18 +171,32 @@ class Brian2Cell:
         group = Brian2SynapseGroup(branch_id, positions, tuple(kinds), weights, np.asarray(loc), np.asarray(frac))
         if not positions:
             return group
+        self._groups()                          # frees the slots of dropped groups
+        slot = min(set(range(len(self._slots) + 1)) - set(self._slots))
         gen = b2.SpikeGeneratorGroup(len(positions), [], [] * b2.ms, when="start", order=0, clock=self._clock,
-                                     name="bridge_events*")
+                                     name=f"bridge_events_{slot}")
         syn = b2.Synapses(gen, self.neuron, model=self.model.synapse_model(), on_pre=self.model.on_pre(),
-                          clock=self._clock, name="bridge_synapses*")
+                          clock=self._clock, name=f"bridge_synapses_{slot}")
         syn.connect(i=group.location_of_synapse, j=np.asarray(comp))
         syn.frac_ = group.fraction
         syn.pre.when, syn.pre.order = "start", 1
         group.generator, group.synapses = gen, syn
         self._push_weights(group)
         self._net.add(gen, syn)
-        self._groups.append(group)
+        self._slots[slot] = (weakref.ref(group), gen, syn)
         return group
+
+    def _groups(self) -> list[Brian2SynapseGroup]:
+        """The synapse groups still held by a caller; the Brian2 objects of the others leave the network."""
+        live = []
+        for slot, (ref, gen, syn) in list(self._slots.items()):
+            group = ref()
+            if group is None:
+                self._net.remove(gen, syn)
+                del self._slots[slot]
+            else:
+                live.append(group)
+        return live
 
     def _push_weights(self, group: Brian2SynapseGroup) -> None:
         for kind in self.model.kinds:
@@ -278,7 +296,7 @@ class Brian2Cell:
         return inputs
 
     def _set_active(self, active: bool) -> None:
-        for group in self._groups:
+        for group in self._groups():
             group.generator.active = active
             group.synapses.active = active
 
@@ -307,7 +325,7 @@ class Brian2Cell:
             setattr(self.neuron, name + "_", values)
         n_steps = int(round(tstop_ms / dt_ms))
         self.neuron.stim_col_, node_currents = self._stim.fill(self._stimuli, n_steps, dt_ms, self.layout.n)
-        schedule_events(self._groups, self._events, n_steps, dt_ms)
+        schedule_events(self._groups(), self._events, n_steps, dt_ms)
         self._set_active(True)
         if self._monitor is not None:
             self._net.remove(self._monitor)
@@ -347,7 +365,7 @@ class Brian2Cell:
         self._recordings.clear()
         self._events.clear()
         self._stimuli.clear()
-        self._groups.clear()
+        self._slots.clear()
         self._monitor = None
         self._net = None
         self.neuron = None
