@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,8 +27,8 @@ class Brian2SynapseGroup(SynapseGroup):
     weights_uS: np.ndarray = None              # (locations, kinds)
     location_of_synapse: np.ndarray = None     # Brian2 synapse -> location
     fraction: np.ndarray = None                # Brian2 synapse -> share of the location (1 inside a segment)
-    generator: object = field(repr=False, default=None)
-    synapses: object = field(repr=False, default=None)
+    compartment: np.ndarray = None             # Brian2 synapse -> compartment
+    serial: int = 0                            # unique per cell (ids of dropped objects are reused)
 
 
 class Brian2Cell:
@@ -55,10 +55,14 @@ class Brian2Cell:
             kinds[kind] = model
         self.model = Model(recipe, mechanisms, CA_DYNAMICS in recipe.mechanisms, kinds)
         self._inserted = {m: self.layout.column(v) for m, v in self.table.inserted.items()}
-        # slot -> (weak reference to the group, its generator, its synapses): as in NEURON, a group's
-        # synapses exist while the caller holds the group; a freed slot's Brian2 names are reused, so
-        # its compiled code (named after the objects) comes from the cache instead of a new compile
-        self._slots: dict[int, tuple] = {}
+        # As in NEURON, a group's synapses exist while the caller holds the group (weak references
+        # here). All live groups share one SpikeGeneratorGroup and one Synapses object, built at
+        # `run` when the set of groups has changed, always under the same two names: the compiled
+        # code (named after its objects) then comes from the cache, and a drive over hundreds of
+        # branches costs two Brian2 objects, not two per branch.
+        self._group_refs: list = []
+        self._serial = 0
+        self._pool = None              # (key, generator, synapses, first location of each group)
         self._events: list[tuple[Brian2SynapseGroup, np.ndarray]] = []
         self._stimuli: list[tuple] = []            # (CurrentClamp | CurrentWaveform, sites, node)
         self._recordings: dict[str, tuple] = {}
@@ -154,8 +158,6 @@ class Brian2Cell:
     def add_synapses(self, branch_id: int, positions, kinds=("ampa", "nmda"),
                      weight_scale: float = 1.0) -> Brian2SynapseGroup:
         """Put one synapse of each kind at every position (x in [0, 1]) of a branch."""
-        import brian2 as b2
-
         for kind in kinds:
             if kind not in self.model.kinds:
                 raise InputError(f"recipe {self.recipe.name!r} has no synapse kind {kind!r}: "
@@ -168,40 +170,48 @@ class Brian2Cell:
         branch_type = self.morphology.branches[branch_id].type
         per_kind = [self.model.kinds[k].weight_for(branch_type) * weight_scale for k in kinds]
         weights = np.tile(per_kind, (len(positions), 1))   # (positions, kinds), also for none
-        group = Brian2SynapseGroup(branch_id, positions, tuple(kinds), weights, np.asarray(loc), np.asarray(frac))
-        if not positions:
-            return group
-        self._groups()                          # frees the slots of dropped groups
-        slot = min(set(range(len(self._slots) + 1)) - set(self._slots))
-        gen = b2.SpikeGeneratorGroup(len(positions), [], [] * b2.ms, when="start", order=0, clock=self._clock,
-                                     name=f"bridge_events_{slot}")
-        syn = b2.Synapses(gen, self.neuron, model=self.model.synapse_model(), on_pre=self.model.on_pre(),
-                          clock=self._clock, name=f"bridge_synapses_{slot}")
-        syn.connect(i=group.location_of_synapse, j=np.asarray(comp))
-        syn.frac_ = group.fraction
-        syn.pre.when, syn.pre.order = "start", 1
-        group.generator, group.synapses = gen, syn
-        self._push_weights(group)
-        self._net.add(gen, syn)
-        self._slots[slot] = (weakref.ref(group), gen, syn)
+        self._serial += 1
+        group = Brian2SynapseGroup(branch_id, positions, tuple(kinds), weights, np.asarray(loc, int),
+                                   np.asarray(frac, float), np.asarray(comp, int), self._serial)
+        if positions:
+            self._group_refs.append(weakref.ref(group))
         return group
 
     def _groups(self) -> list[Brian2SynapseGroup]:
-        """The synapse groups still held by a caller; the Brian2 objects of the others leave the network."""
-        live = []
-        for slot, (ref, gen, syn) in list(self._slots.items()):
-            group = ref()
-            if group is None:
-                self._net.remove(gen, syn)
-                del self._slots[slot]
-            else:
-                live.append(group)
+        """The synapse groups a caller still holds (the others are forgotten)."""
+        live = [g for g in (ref() for ref in self._group_refs) if g is not None]
+        self._group_refs = [weakref.ref(g) for g in live]
         return live
 
-    def _push_weights(self, group: Brian2SynapseGroup) -> None:
-        for kind in self.model.kinds:
-            w = group.weights_uS[:, group.kinds.index(kind)] if kind in group.kinds else np.zeros(len(group))
-            setattr(group.synapses, f"w_{kind}_", w[group.location_of_synapse] * 1e-6)   # uS -> S
+    def _synapse_pool(self, groups: list):
+        """One generator + one Synapses object for `groups` (rebuilt only when they changed),
+        with every group's current weights; returns (generator, synapses, first location per group)."""
+        import brian2 as b2
+
+        key = tuple(g.serial for g in groups)
+        if self._pool is None or self._pool[0] != key:
+            if self._pool is not None and self._pool[1] is not None:
+                self._net.remove(self._pool[1], self._pool[2])
+            first = np.cumsum([0] + [len(g) for g in groups])
+            gen = syn = None
+            if groups:
+                gen = b2.SpikeGeneratorGroup(int(first[-1]), [], [] * b2.ms, when="start", order=0,
+                                             clock=self._clock, name="bridge_events")
+                syn = b2.Synapses(gen, self.neuron, model=self.model.synapse_model(), on_pre=self.model.on_pre(),
+                                  clock=self._clock, name="bridge_synapses")
+                syn.connect(i=np.concatenate([f + g.location_of_synapse for f, g in zip(first, groups)]),
+                            j=np.concatenate([g.compartment for g in groups]))
+                syn.frac_ = np.concatenate([g.fraction for g in groups])
+                syn.pre.when, syn.pre.order = "start", 1
+                self._net.add(gen, syn)
+            self._pool = (key, gen, syn, first[:-1])
+        _, gen, syn, first = self._pool
+        if syn is not None:
+            for kind in self.model.kinds:       # uS -> S, per Brian2 synapse
+                setattr(syn, f"w_{kind}_", 1e-6 * np.concatenate([
+                    (g.weights_uS[:, g.kinds.index(kind)] if kind in g.kinds else np.zeros(len(g)))[g.location_of_synapse]
+                    for g in groups]))
+        return gen, syn, first
 
     def activate(self, group: Brian2SynapseGroup, times_ms) -> None:
         """Schedule one presynaptic event per location (all kinds at that location fire together)."""
@@ -217,8 +227,6 @@ class Brian2Cell:
         (0 blocks it, e.g. NMDA block by APV)."""
         k = group.kinds.index(kind)
         group.weights_uS[:, k] = np.broadcast_to(np.asarray(weight_uS, dtype=float), (len(group),))
-        if group.synapses is not None:
-            self._push_weights(group)
 
     def scale_density(self, mechanism: str, factor: float, branch_types=None) -> None:
         """Multiply a channel's gbar (e.g. factor 0 for a local TTX block) in some branch types."""
@@ -296,9 +304,9 @@ class Brian2Cell:
         return inputs
 
     def _set_active(self, active: bool) -> None:
-        for group in self._groups():
-            group.generator.active = active
-            group.synapses.active = active
+        if self._pool is not None and self._pool[1] is not None:
+            self._pool[1].active = active
+            self._pool[2].active = active
 
     def _settle(self) -> dict:
         """Rest as cells.contract describes it; returns the settled state (SI values)."""
@@ -325,7 +333,9 @@ class Brian2Cell:
             setattr(self.neuron, name + "_", values)
         n_steps = int(round(tstop_ms / dt_ms))
         self.neuron.stim_col_, node_currents = self._stim.fill(self._stimuli, n_steps, dt_ms, self.layout.n)
-        schedule_events(self._groups(), self._events, n_steps, dt_ms)
+        groups = self._groups()
+        generator, _, first = self._synapse_pool(groups)
+        schedule_events(generator, dict(zip(map(id, groups), first)), self._events, n_steps, dt_ms)
         self._set_active(True)
         if self._monitor is not None:
             self._net.remove(self._monitor)
@@ -365,7 +375,8 @@ class Brian2Cell:
         self._recordings.clear()
         self._events.clear()
         self._stimuli.clear()
-        self._slots.clear()
+        self._group_refs.clear()
+        self._pool = None
         self._monitor = None
         self._net = None
         self.neuron = None

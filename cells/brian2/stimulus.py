@@ -104,20 +104,23 @@ def event_steps(times_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     return np.maximum(np.ceil((times_ms - 0.5 * dt_ms) / dt_ms - 1e-9), 0).astype(np.int64)
 
 
-def schedule_events(groups: list, events: list, n_steps: int, dt_ms: float) -> None:
-    """Give every synapse group's SpikeGeneratorGroup the steps of its events (`events`:
-    (group, times per location) pairs, as `activate` collected them)."""
+def schedule_events(generator, first: dict, events: list, n_steps: int, dt_ms: float) -> None:
+    """Give the cell's one SpikeGeneratorGroup the steps of every event (`events`: (group,
+    times per location) pairs, as `activate` collected them; `first`: id(group) -> the
+    generator index of its first location). No generator (no synapses): nothing to do."""
     from brian2 import ms
 
-    per_group: dict[int, list] = {id(g): [] for g in groups}
+    pairs = []
     for group, times in events:
-        for loc, step in enumerate(event_steps(times, dt_ms)):
-            if step < n_steps:
-                per_group[id(group)].append((loc, int(step)))
-    for group in groups:
-        pairs = sorted(set(per_group[id(group)]), key=lambda p: (p[1], p[0]))
-        if len(pairs) != len(per_group[id(group)]):
-            raise InputError("the brian2 backend delivers at most one event per synapse and time step")
-        idx = np.array([p[0] for p in pairs], dtype=int)
-        steps = np.array([p[1] for p in pairs], dtype=float)
-        group.generator.set_spikes(idx, steps * dt_ms * ms)
+        offset = first.get(id(group))
+        if offset is None:          # a group dropped before the run: its synapses are gone
+            continue
+        pairs += [(int(offset) + loc, int(step)) for loc, step in enumerate(event_steps(times, dt_ms))
+                  if step < n_steps]
+    if generator is None:
+        return
+    unique = sorted(set(pairs), key=lambda p: (p[1], p[0]))
+    if len(unique) != len(pairs):
+        raise InputError("the brian2 backend delivers at most one event per synapse and time step")
+    generator.set_spikes(np.array([p[0] for p in unique], dtype=int),
+                         np.array([p[1] for p in unique], dtype=float) * dt_ms * ms)
