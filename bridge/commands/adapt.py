@@ -124,7 +124,8 @@ def adapt_and_validate(cell: str, morphology, output: str, simulator: str, setti
     names = ", ".join(f"{p.name} [{p.low:g}, {p.high:g}]" for p in cell_type.free_parameters)
     where = (f"Dask scheduler {scheduler}" if client else "this process" if workers == 0
              else f"{workers or os.cpu_count()} local worker(s)")
-    say(f"adapt {cell} on {morph.source} ({simulator}): {names}; CMA-ES seed {settings.seed}, "
+    altered = f" [{morph.name.split('~', 1)[1]}]" if "~" in morph.name else ""   # an altered copy (variants)
+    say(f"adapt {cell} on {morph.source}{altered} ({simulator}): {names}; CMA-ES seed {settings.seed}, "
         f"at most {settings.max_generations} generations, on {where}")
     try:
         result = adapt(cell, morph, simulator, settings, evaluate_many=evaluate_many, cache=cache,
