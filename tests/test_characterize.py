@@ -133,24 +133,6 @@ def test_unknown_simulator_is_refused_cleanly(tmp_path, capsys):
     assert not out.exists() and not Path(f"{out}.parts").exists()
 
 
-@pytest.mark.slow
-def test_brian2_integration_matches_neuron(tmp_path):
-    """The same integration tasks on both simulators give the same peaks (issue 3's
-    equivalence, through the characterization path)."""
-    s = Settings(branches=1, n_synapses=3, conditions=("control",), placements=("clustered",))
-    groups = {}
-    for sim in ("neuron", "brian2"):
-        out = tmp_path / f"{sim}.nc"
-        characterize("l5pc", out, simulator=sim, protocols=["integration"], settings=s, workers=1,
-                     progress=False, say=lambda m: None)
-        groups[sim] = open_characterization(out)["integration"]
-    assert groups["brian2"].attrs["simulator"] == "brian2"
-    for var in ("measured_local_mV", "measured_soma_mV", "unitary_local_mV"):
-        a, b = groups["neuron"][var].values, groups["brian2"][var].values
-        assert np.all(np.isfinite(a)) and a.max() > 0.5
-        np.testing.assert_allclose(b, a, atol=0.01, err_msg=var)
-
-
 # ------------------------------------------------------------------------------ every protocol, tiny
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
