@@ -113,7 +113,7 @@ def schedule_events(generator, first: dict, events: list, n_steps: int, dt_ms: f
     pairs = []
     for group, times in events:
         offset = first.get(id(group))
-        if offset is None:          # a group dropped before the run: its synapses are gone
+        if offset is None:          # a group with no locations: nothing to deliver
             continue
         pairs += [(int(offset) + loc, int(step)) for loc, step in enumerate(event_steps(times, dt_ms))
                   if step < n_steps]
