@@ -44,7 +44,7 @@ def test_demo_end_to_end_small(tmp_path):
 
     out = tmp_path / "demo"
     args = ["demo", "-o", str(out), "--branches", "1", "--synapses", "8", "--patterns", "40", "--pattern-synapses", "4",
-            "--epochs", "1", "--dataset", "synthetic", "--no-progress"]
+            "--pattern-branches", "4", "--epochs", "1", "--dataset", "synthetic", "--no-progress"]
     assert main(args) == 0
     for name in ("l5pc.nc", "units.nc", "train_fitted.nc", "train_leaky_relu.nc", "report.md",
                  "figures/learning_curves.png", "figures/morphology_types.png", "figures/fit/integration_by_type.png"):

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.timeout(600)
 # 4 branch curves of 3 points (3 tasks); invivo with 2 simulations x 2 conditions (4 tasks)
 DISPERSION = ["ca1", "--protocols", "cluster_dispersion,invivo", "--dispersion-configs", "2x2",
               "--dispersion-placements", "2", "--dispersion-branches", "4", "--dispersion-ms", "40",
-              "--dispersion-curve", "1,2,3", "--invivo-sims", "2", "--invivo-ms", "60", "--dt", "0.05",
-              "--no-progress"]
+              "--dispersion-curve", "1,2,3", "--invivo-sims", "2", "--invivo-ms", "60", "--invivo-exc-hz", "1,4",
+              "--invivo-inh-hz", "2,5", "--dt", "0.05", "--no-progress"]
 N_DISPERSION_TASKS = 7
 
 
@@ -116,7 +116,19 @@ def test_invivo_contents(dispersion_reference):
     assert v[0, 0, 0] == v[1, 0, 0] and np.abs(v[0] - v[1]).max() > 0.01
     assert g.soma_spike_count.dims == ("condition", "sim") and g.event_time_ms.attrs["units"] == "ms"
     # planned events follow the rates: more excitatory events where the excitatory rate is higher
-    assert float(g.exc_rate_hz.min()) >= 0.5 * 0.2 and float(g.exc_rate_hz.max()) <= 3.0 + 1e-6
+    # ... drawn from the ranges given on the command line (--invivo-exc-hz 1,4 --invivo-inh-hz 2,5)
+    assert float(g.exc_rate_hz.min()) >= 1.0 - 1e-6 and float(g.exc_rate_hz.max()) <= 4.0 + 1e-6
+    assert float(g.inh_rate_hz.min()) >= 2.0 - 1e-6 and float(g.inh_rate_hz.max()) <= 5.0 + 1e-6
+    assert list(g.attrs["param_invivo_exc_rate_hz"]) == [1.0, 4.0]
+
+
+@pytest.mark.parametrize("flag,value,says", [("--invivo-exc-hz", "3,1", "needs 0 <= LO <= HI"),
+                                             ("--invivo-inh-hz", "2", "expected LO,HI in Hz")])
+def test_invivo_rate_ranges_are_checked_before_anything_runs(tmp_path, capsys, flag, value, says):
+    out = tmp_path / "x.nc"
+    assert main(["characterize", "ca1", "--protocols", "invivo", flag, value, "--workers", "0", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and flag in err and says in err and not out.exists()
 
 
 def test_long_protocols_kill_resume_and_dask_give_identical_data(dispersion_reference, dask_cluster, tmp_path):

@@ -44,6 +44,8 @@ def _models():
             cls, sub, PARENT, KINETICS, seed=seed,
             transfer=[("sigmoid", dict(threshold=4.0, slope=1.5, amplitude=10.0, baseline=0.0)),
                       ("saturating", dict(amplitude=8.0, scale=3.0))] * 2),
+        "hln-per-synapse": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, synapse_weights="per_synapse",
+                                                         seed=seed),
         "pointln": lambda seed=0: PointLN(cls, KINETICS, seed=seed),
         "tcn": lambda seed=0: TCNNeuron(N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3, seed=seed),
         "elm-fft": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
@@ -102,8 +104,8 @@ def test_state_dict_round_trip_and_seeded_reset(name, tmp_path):
     a.reset_parameters(seed=5)
     b.reset_parameters(seed=5)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
-    if name not in ("hln-transfer",) and not name.startswith("elm") and name != "branch-elm":
-        b.reset_parameters(seed=6)      # the seed matters where the init is random
+    if name in ("hln-per-synapse", "tcn"):
+        b.reset_parameters(seed=6)      # the seed matters where the init is random (shared weights: none)
         assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert "seed=" in repr(a)
 
@@ -198,9 +200,22 @@ def test_hln_from_units_file(tmp_path):
     for s, (fam, p) in enumerate(spec):      # centred: f(z) - f(0)
         f = get_family(fam).fn_numpy
         assert np.allclose(got[:, s], f(z, *p.values()) - f(0.0, *p.values()), rtol=1e-5, atol=1e-5)
-    assert count_parameters(model) == 6 + 3 * 3 + 6 + 3 + 2 + 6 + (3 + 2 + 1)   # + sigmoid 3, supra 2, linear 1
+    assert count_parameters(model) == 3 * 3 + 6 + 3 + 2 + 6 + (3 + 2 + 1)   # + sigmoid 3, supra 2, linear 1
     with pytest.raises(Exception, match="not in units file"):
         transfer_from_units(ds, branches=[4])
+
+
+def test_per_synapse_state_loads_into_a_shared_weight_model():
+    """Units files written before `synapse_weights` existed hold per-synapse weights in the
+    state; the default (shared) model reads them into its weight buffer and computes the same."""
+    cls, sub = _tree()
+    old = HierarchicalLN(cls, sub, PARENT, KINETICS, synapse_weights="per_synapse", seed=3).double()
+    new = HierarchicalLN(cls, sub, PARENT, KINETICS).double()
+    assert not torch.equal(old.synapse_weight, new.synapse_weight)
+    new.load_state_dict(old.state_dict())
+    x = _spikes((2, 40, N_SYN))
+    assert torch.equal(new(x)[0], old(x)[0])
+    assert "synapse_weight" not in dict(new.named_parameters())
 
 
 def test_hln_parameter_count_at_cell_scale():
@@ -209,9 +224,14 @@ def test_hln_parameter_count_at_cell_scale():
     sub = torch.randint(0, 20, (1000,), generator=g)
     parent = torch.tensor([-1] + [k // 2 for k in range(1, 20)])
     model = HierarchicalLN(cls, sub, parent, KINETICS)
-    # 1000 weights + 3*20 amplitudes + 2*3 taus + 20 biases + 19 couplings + 6 somatic
-    assert count_parameters(model) == 1111 <= 5000
-    assert count_parameters(PointLN(cls, KINETICS)) == 1000 + 3 + 6 + 1 + 0 + 6
+    # shared synaptic weights: 3*20 amplitudes + 2*3 taus + 20 biases + 19 couplings + 6 somatic
+    assert count_parameters(model) == 111
+    assert count_parameters(PointLN(cls, KINETICS)) == 3 + 6 + 1 + 0 + 6
+    # one weight per synapse: + 1000
+    assert count_parameters(HierarchicalLN(cls, sub, parent, KINETICS, synapse_weights="per_synapse")) == 1111 <= 5000
+    assert count_parameters(PointLN(cls, KINETICS, synapse_weights="per_synapse")) == 1016
+    with pytest.raises(ValueError, match="synapse_weights"):
+        HierarchicalLN(cls, sub, parent, KINETICS, synapse_weights="each")
 
 
 def test_deep_model_parameter_counts_match_docstrings():

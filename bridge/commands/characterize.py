@@ -62,6 +62,12 @@ def add_arguments(parser) -> None:
                         help=f"invivo: duration of each simulation (default {d.invivo_duration_ms:g} ms)")
     parser.add_argument("--invivo-conditions", default=",".join(d.invivo_conditions),
                         help="invivo: control, ampa_only (NMDA replaced by AMPA) or both (default)")
+    parser.add_argument("--invivo-exc-hz", default="{:g},{:g}".format(*d.invivo_exc_rate_hz), metavar="LO,HI",
+                        help="invivo: range of the excitatory rate per synapse, before the branch gains "
+                             "(default {:g},{:g} Hz)".format(*d.invivo_exc_rate_hz))
+    parser.add_argument("--invivo-inh-hz", default="{:g},{:g}".format(*d.invivo_inh_rate_hz), metavar="LO,HI",
+                        help="invivo: range of the inhibitory rate per synapse (default {:g},{:g} Hz)".format(
+                            *d.invivo_inh_rate_hz))
     parser.add_argument("--dispersion-curve-context", type=int, default=None, metavar="N",
                         help="cluster_dispersion: synapses driven on the other input branches while each subunit "
                              "curve is measured (default: the smallest configuration total; 0: the branch alone)")
@@ -128,6 +134,18 @@ def parse_counts(text: str, option: str) -> tuple:
     return tuple(sorted(values))
 
 
+def parse_rate_range(text: str, option: str) -> tuple:
+    from dendritic_errors import InputError
+
+    try:
+        lo, hi = (float(t) for t in text.split(","))
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected LO,HI in Hz (e.g. 0.5,3)") from None
+    if not 0 <= lo <= hi or hi >= 1000.0:
+        raise InputError(f"{option} {text!r}: needs 0 <= LO <= HI < 1000 Hz (one event per synapse and ms at most)")
+    return (lo, hi)
+
+
 def run(args) -> int:
     from bridge.characterize import Settings, characterize
 
@@ -144,6 +162,8 @@ def run(args) -> int:
                         dispersion_branches=args.dispersion_branches,
                         invivo_simulations=args.invivo_sims, invivo_duration_ms=args.invivo_ms,
                         invivo_conditions=names(args.invivo_conditions),
+                        invivo_exc_rate_hz=parse_rate_range(args.invivo_exc_hz, "--invivo-exc-hz"),
+                        invivo_inh_rate_hz=parse_rate_range(args.invivo_inh_hz, "--invivo-inh-hz"),
                         dispersion_curve_counts=parse_counts(args.dispersion_curve, "--dispersion-curve"),
                         dispersion_weight_scale=args.dispersion_weight_scale,
                         dispersion_curve_context=args.dispersion_curve_context)

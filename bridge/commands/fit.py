@@ -38,6 +38,8 @@ FAMILY_CHOICES = ("auto", "linear", "sigmoid", "supralinear", "saturating", "spl
 
 
 def add_arguments(p) -> None:
+    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SUBUNIT_RULES
+
     p.add_argument("characterization", metavar="CHAR.nc", help="output of `bridge characterize`")
     p.add_argument("-o", "--output", default=None, metavar="UNITS.nc",
                    help="units file to write (must not exist unless --overwrite; needs the integration group)")
@@ -61,7 +63,8 @@ def add_arguments(p) -> None:
                    help="fit temporal neuron models to the invivo group instead: -o writes them into a units "
                         "file (bridge.nn.temporal_neuron reads them back), --report their held-out figures")
     t.add_argument("--models", default="hln,ln", help="hln, ln, branch_elm, elm, tcn (default hln,ln)")
-    t.add_argument("--subunits", default="branch", choices=("branch", "type"), help="hLN subunits (default branch)")
+    t.add_argument("--subunits", default=DEFAULT_SUBUNIT_RULE, choices=SUBUNIT_RULES,
+                   help=f"hLN subunits: one per dendritic branch or per branch type (default {DEFAULT_SUBUNIT_RULE})")
     t.add_argument("--conditions", default=None, help="invivo conditions (default all in the file)")
     t.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30; early stopping on validation)")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
