@@ -101,6 +101,7 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
     hln, ln = temporal_neuron(units), temporal_neuron(units, model="ln", condition="control")
     assert type(hln) is HierarchicalLN and type(ln) is PointLN and not hln.training
     assert hln.units_attrs["n_parameters"] == rep["hln"]["n_parameters"]
+    assert hln.units_attrs["subunit_rule"] == "branch"          # as asked with --subunits
     assert hln.units_attrs["v_rmse_mV"] == pytest.approx(rep["hln"]["v_rmse_mV"])
     # ... and predicts what the fitted model predicted: the same held-out RMSE, recomputed
     data = load_data(ds, "control").subset(split(len(ds["sim"]), 0)["test"])

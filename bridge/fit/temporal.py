@@ -194,6 +194,7 @@ def units_groups(results: dict, *, rule: str, seed: int, device: str) -> dict:
         for name, row in rows.items():
             class_name, kwargs = row["_spec"]
             attrs = {k: v for k, v in row.items() if not k.startswith("_")}
-            attrs.update(model=name, condition=cond, subunit_rule=rule, seed=seed, device=str(device))
+            attrs.update(model=name, condition=cond, subunit_rule="branch" if name == "branch_elm" else rule,
+                         seed=seed, device=str(device))
             out[f"{cond}/{name}"] = model_dataset(row["_module"], kwargs, attrs)
     return out
