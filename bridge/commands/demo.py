@@ -34,6 +34,8 @@ HELP = "run the whole pipeline on the default cell and write a report with figur
 
 
 def add_arguments(p) -> None:
+    from bridge.characterize.protocols import Settings
+
     p.add_argument("-o", "--output-dir", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
     p.add_argument("--cell", default="l5pc", help="cell model (default l5pc)")
     p.add_argument("--branches", type=int, default=4, help="integration branches sampled (default 4)")
@@ -41,8 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--synapses", type=int, default=30, help="integration: n = 1..N synapses per branch (default 30)")
     p.add_argument("--pattern-synapses", type=int, default=20,
                    help="patterns: cluster size per pattern branch, each with its own curve (default 20)")
-    p.add_argument("--pattern-branches", type=int, default=None, metavar="N",
-                   help="patterns: branches that receive input (default: bridge characterize's)")
+    p.add_argument("--pattern-branches", type=int, default=Settings.pattern_branches, metavar="N",
+                   help=f"patterns: branches that receive input (default {Settings.pattern_branches})")
     p.add_argument("--epochs", type=int, default=3, help="training epochs per network (default 3)")
     p.add_argument("--dataset", default="auto", choices=("auto", "fashion-mnist", "synthetic"),
                    type=lambda s: {"fmnist": "fashion-mnist"}.get(s, s),
@@ -61,7 +63,7 @@ def _check(args) -> None:
 
     get_cell_type(args.cell)                      # InputError naming the known types
     for name in ("branches", "patterns", "synapses", "pattern_synapses", "pattern_branches", "epochs", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
+        if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         raise InputError(f"-o {args.output_dir}: exists and is not a folder")
@@ -95,9 +97,9 @@ def run(args) -> int:
         summary = None
     else:
         _say(f"1/4 characterizing {args.cell} -> {char_path}")
-        extra = {} if args.pattern_branches is None else {"pattern_branches": args.pattern_branches}
         settings = Settings(branches=args.branches, n_patterns=args.patterns, n_synapses=args.synapses,
-                            pattern_synapses=args.pattern_synapses, conditions=DEMO_CONDITIONS, **extra)
+                            pattern_synapses=args.pattern_synapses, pattern_branches=args.pattern_branches,
+                            conditions=DEMO_CONDITIONS)
         from bridge.characterize import default_protocols
 
         protocols = [p for p in DEMO_PROTOCOLS if p in default_protocols(args.cell)]   # those the type supports

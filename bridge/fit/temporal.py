@@ -109,6 +109,12 @@ def split(n: int, seed: int) -> dict:
             "train": np.sort(perm[n_test + n_val:])}
 
 
+def model_subunit_rule(name: str, rule: str) -> str:
+    """The grouping model `name` uses: the Branch-ELM sums per branch as in its paper, whatever
+    the hLN's `rule`."""
+    return "branch" if name == "branch_elm" else rule
+
+
 def build_spec(name: str, group, rule: str, seed: int) -> tuple[str, dict]:
     """(class name, constructor arguments) of the model `name` for the group's synapses;
     `bridge.nn.temporal_units.temporal_model` builds it (and the units file stores both)."""
@@ -120,8 +126,9 @@ def build_spec(name: str, group, rule: str, seed: int) -> tuple[str, dict]:
                                       kinetics=kinetics(group), v_rest_mV=v_rest, seed=seed)
     if name == "ln":
         return "PointLN", dict(synapse_class=cls, kinetics=kinetics(group), v_rest_mV=v_rest, seed=seed)
-    if name == "branch_elm":   # the paper's branches, whatever the hLN's subunit rule
-        return "BranchELMNeuron", dict(synapse_subunit=subunits(group, "branch")[0], v_rest_mV=v_rest, seed=seed)
+    if name == "branch_elm":
+        return "BranchELMNeuron", dict(synapse_subunit=subunits(group, model_subunit_rule(name, rule))[0],
+                                       v_rest_mV=v_rest, seed=seed)
     if name == "elm":
         return "ELMNeuron", dict(n_synapses=int(cls.size), v_rest_mV=v_rest, seed=seed)
     if name == "tcn":
@@ -194,7 +201,7 @@ def units_groups(results: dict, *, rule: str, seed: int, device: str) -> dict:
         for name, row in rows.items():
             class_name, kwargs = row["_spec"]
             attrs = {k: v for k, v in row.items() if not k.startswith("_")}
-            attrs.update(model=name, condition=cond, subunit_rule="branch" if name == "branch_elm" else rule,
+            attrs.update(model=name, condition=cond, subunit_rule=model_subunit_rule(name, rule),
                          seed=seed, device=str(device))
             out[f"{cond}/{name}"] = model_dataset(row["_module"], kwargs, attrs)
     return out
