@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--spike-history", default=None, metavar="MS,MS,...|none",
+                        help="hLN and LN spike-history time constants (default bridge.fit.temporal.SPIKE_HISTORY_MS)")
     parser.add_argument("--json", default=None, metavar="OUT.json")
     parser.add_argument("--plot", default="benchmarks/results/temporal_fidelity.png")
     _markdown.add_argument(parser, "temporal_fidelity")
@@ -43,8 +45,11 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from bridge.fit.temporal import fit_temporal_models
+    from bridge.commands.fit import parse_spike_history
+    from bridge.fit.temporal import SPIKE_HISTORY_MS, fit_temporal_models
     from bridge.schema import open_characterization
+
+    history = SPIKE_HISTORY_MS if args.spike_history is None else parse_spike_history(args.spike_history)
 
     models = tuple((args.models or ("hln,ln,branch_elm" if args.quick else "hln,ln,branch_elm,elm,tcn")).split(","))
     epochs = args.epochs or (10 if args.quick else 40)
@@ -61,7 +66,8 @@ def main() -> int:
                          settings=Settings(invivo_simulations=sims, invivo_duration_ms=ms), progress=False)
     t_data = time.perf_counter() - t0
     group = open_characterization(path)["invivo"]
-    res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, progress=False)
+    res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,
+                              progress=False)
     rows, summary = [], {}
     for cond, by_model in res.items():
         for m, r in by_model.items():
@@ -79,12 +85,14 @@ def main() -> int:
     note = (f"data: {os.path.basename(path)} ({n} simulations of {group.sizes['time_ms']} ms, {group.sizes['synapse']} "
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
-            f"{args.threads} CPU threads, device {args.device}. Published, for orientation (a different cell, "
+            f"{args.threads} CPU threads, device {args.device}; hLN and LN spike history "
+            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms. Published, for orientation (a different cell, "
             "BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
     print(note)
     if args.json:
         from bridge.fit.report import write_report
-        write_report({"data": path, "models": list(models), "epochs": epochs, "results": summary}, args.json)
+        write_report({"data": path, "models": list(models), "epochs": epochs, "spike_history_ms": list(history),
+                      "results": summary}, args.json)
     if args.plot:
         _plot(summary, args.plot)
     _markdown.write(args.markdown, "Temporal models against the detailed cell (`benchmarks/temporal_fidelity.py`)",

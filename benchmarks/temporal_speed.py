@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from bridge.fit.temporal import SPIKE_HISTORY_MS
 from bridge.nn.models import count_parameters
 from bridge.nn.temporal import HierarchicalLN, PointLN
 from bridge.nn.temporal_nets import BranchELMNeuron, ELMNeuron, TCNNeuron
@@ -28,7 +29,9 @@ def build(name: str, cls, sub, parent):
     return {
         "hln-fft": lambda: HierarchicalLN(cls, sub, parent, KINETICS, filter_method="fft"),
         "hln-recursive": lambda: HierarchicalLN(cls, sub, parent, KINETICS, filter_method="recursive"),
+        "hln-history": lambda: HierarchicalLN(cls, sub, parent, KINETICS, spike_history_ms=SPIKE_HISTORY_MS),
         "pointln": lambda: PointLN(cls, KINETICS),
+        "pointln-history": lambda: PointLN(cls, KINETICS, spike_history_ms=SPIKE_HISTORY_MS),
         "tcn": lambda: TCNNeuron(n),
         "elm-fft": lambda: ELMNeuron(n, filter_method="fft"),
         "elm-recursive": lambda: ELMNeuron(n, filter_method="recursive"),
@@ -44,7 +47,8 @@ def main() -> None:
     ap.add_argument("--synapses", type=int, default=1000)
     ap.add_argument("--subunits", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--models", default="hln-fft,hln-recursive,pointln,tcn,elm-fft,elm-recursive,branch-elm")
+    ap.add_argument("--models", default="hln-fft,hln-recursive,hln-history,pointln,pointln-history,tcn,elm-fft,"
+                                        "elm-recursive,branch-elm")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     gen = torch.Generator().manual_seed(0)

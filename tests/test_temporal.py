@@ -47,6 +47,10 @@ def _models():
         "hln-per-synapse": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, synapse_weights="per_synapse",
                                                          seed=seed),
         "pointln": lambda seed=0: PointLN(cls, KINETICS, seed=seed),
+        "hln-history": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=(2.0, 20.0),
+                                                     seed=seed),
+        "pointln-history-recursive": lambda seed=0: PointLN(cls, KINETICS, spike_history_ms=(3.0,),
+                                                           filter_method="recursive", seed=seed),
         "tcn": lambda seed=0: TCNNeuron(N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3, seed=seed),
         "elm-fft": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
         "elm-recursive": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, seed=seed),
@@ -56,7 +60,7 @@ def _models():
 
 
 MODELS = list(_models())
-EXACT = {"hln-recursive", "tcn", "elm-recursive"}    # no FFT: the past is bit-for-bit unchanged
+EXACT = {"hln-recursive", "pointln-history-recursive", "tcn", "elm-recursive"}    # no FFT: the past is bit-for-bit unchanged
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -242,6 +246,77 @@ def test_deep_model_parameter_counts_match_docstrings():
     belm = BranchELMNeuron(torch.arange(N) % 20)
     assert belm.n_inputs == 20
     assert count_parameters(belm) == N + 20 + H * (20 + M + 1) + M * (H + 1) + M + 2 * (M + 1) == 5006
+
+
+def test_spike_history_matches_its_definition_step_by_step():
+    """v and logit with history against a plain loop over time of the class docstring's
+    equations: p(t) = sigmoid(logit(t)), history at t from p before t only."""
+    cls, sub = _tree()
+    taus = (2.0, 15.0)
+    plain = HierarchicalLN(cls, sub, PARENT, KINETICS).double()
+    model = HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=taus).double()
+    model.load_state_dict(plain.state_dict(), strict=False)      # the same feed-forward part
+    with torch.no_grad():
+        model.spike_bias.fill_(1.0)                              # p near 0.7: a history worth feeding back
+        plain.spike_bias.fill_(1.0)
+        model.history_voltage.copy_(torch.tensor([-1.5, 0.4]))   # x HISTORY_SCALE = -15 and 4 mV
+        model.history_logit.copy_(torch.tensor([-0.8, 0.3]))
+    x = _spikes((2, 70, N_SYN))
+    with torch.no_grad():
+        v_ff, l_ff = plain(x)
+        v, logit = model(x)
+    eta_v, eta_l = (-15.0, 4.0), (-8.0, 3.0)
+    trace = np.zeros((2, 2))
+    p_hist = []
+    for t in range(70):
+        want_l = l_ff[:, t].numpy() + trace @ np.array(eta_l)
+        want_v = v_ff[:, t].numpy() + trace @ np.array(eta_v)
+        assert np.allclose(logit[:, t].numpy(), want_l, atol=1e-9)
+        assert np.allclose(v[:, t].numpy(), want_v, atol=1e-9)
+        p = 1 / (1 + np.exp(-want_l))
+        p_hist.append(p)
+        trace = trace * np.exp(-1.0 / np.array(taus)) + p[:, None]
+    assert (v - v_ff).abs().max() > 1.0                          # the history did act
+    k = model.kernels(40.0)                                      # one spike's effect n steps later
+    n = np.arange(1, 40)
+    assert k["history_mV"][0] == 0 and k["history_logit"][0] == 0
+    assert np.allclose(k["history_mV"][1:], -15.0 * np.exp(-(n - 1) / 2.0) + 4.0 * np.exp(-(n - 1) / 15.0))
+    assert np.allclose(k["history_logit"][1:], -8.0 * np.exp(-(n - 1) / 2.0) + 3.0 * np.exp(-(n - 1) / 15.0))
+    assert count_parameters(model) == count_parameters(plain) + 2 * len(taus)
+    assert "spike_history_ms=(2.0, 15.0)" in repr(model)
+    with pytest.raises(ValueError, match="spike_history_ms"):
+        HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=(0.0,))
+
+
+def test_spike_history_initialised_from_true_spikes():
+    """A target that is the feed-forward model plus a known after-hyperpolarisation of the
+    true spikes: the data initialisation recovers that kernel by least squares."""
+    cls, sub = _tree()
+    taus = (3.0, 30.0)
+    model = PointLN(cls, KINETICS, spike_history_ms=taus).double()
+    x = _spikes((4, 300, N_SYN))
+    spikes = _spikes((4, 300), rate=0.02, seed=7)
+    model.initialize_from_data(x, torch.zeros(4, 300, dtype=torch.float64))   # scales the synapses
+    with torch.no_grad():
+        model.soma_gain.fill_(5.0)
+        model.v_rest.fill_(-65.0)
+        v_ff, _ = model(x)
+        ahp = model.history_traces(spikes) @ torch.tensor([-12.0, -3.0], dtype=torch.float64)
+        noise = 0.5 * torch.randn(4, 300, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        model.initialize_from_data(x, v_ff + ahp + noise, spikes, clip_mV=100.0)
+    eta_v, eta_l = model.history_coefficients()
+    assert torch.allclose(eta_v, torch.tensor([-12.0, -3.0], dtype=torch.float64), atol=0.5)
+    assert model.soma_gain.item() == pytest.approx(5.0, rel=0.05)
+    assert model.v_rest.item() == pytest.approx(-65.0, abs=0.3)
+    assert torch.equal(eta_l, torch.zeros(2, dtype=torch.float64))
+
+
+def test_states_without_history_load_into_models_built_without_it():
+    cls, sub = _tree()
+    a = HierarchicalLN(cls, sub, PARENT, KINETICS)
+    assert not any("history" in k for k in a.state_dict())      # units files written before history exist
+    b = HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=(5.0,))
+    assert {"history_voltage", "history_logit", "history_tau_ms"} <= set(b.state_dict())
 
 
 def test_hln_rejects_bad_trees_and_kinetics():

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from bridge.cli import main
-from bridge.fit.temporal import load_data, split, subunits
+from bridge.fit.temporal import SPIKE_HISTORY_MS, load_data, split, subunits
 from bridge.schema import CHARACTERIZATION_SCHEMA_NAME, CHARACTERIZATION_SCHEMA_VERSION, write_characterization
 
 
@@ -94,7 +94,8 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
         assert rep[m]["n_test"] >= 1
         assert rep[m]["v_rmse_mV"] is not None and rep[m]["v_rmse_mV"] > 0
     # shared synaptic weights: LN = 3 components x (amplitude + 2 time constants) + bias + 6 somatic
-    assert rep["ln"]["n_parameters"] == 16 < rep["hln"]["n_parameters"]
+    # + 2 per spike-history time constant (voltage and logit coefficients)
+    assert rep["ln"]["n_parameters"] == 16 + 2 * len(SPIKE_HISTORY_MS) < rep["hln"]["n_parameters"]
     assert "hln" in capsys.readouterr().out
     # the units file holds both models; each comes back as its class, with the report's figures
     assert sorted(temporal_models(units)) == ["control/hln", "control/ln"]
@@ -102,6 +103,7 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
     assert type(hln) is HierarchicalLN and type(ln) is PointLN and not hln.training
     assert hln.units_attrs["n_parameters"] == rep["hln"]["n_parameters"]
     assert hln.units_attrs["subunit_rule"] == "branch"          # as asked with --subunits
+    assert hln.spike_history_ms == SPIKE_HISTORY_MS and ln.spike_history_ms == SPIKE_HISTORY_MS
     assert hln.units_attrs["v_rmse_mV"] == pytest.approx(rep["hln"]["v_rmse_mV"])
     # ... and predicts what the fitted model predicted: the same held-out RMSE, recomputed
     data = load_data(ds, "control").subset(split(len(ds["sim"]), 0)["test"])
@@ -119,7 +121,15 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
         temporal_neuron(units, model="elm")
     assert main(["fit", str(path), "--temporal", "--models", "xyz", "--report", str(tmp_path / "v.json")]) == 2
     assert "unknown model" in capsys.readouterr().err
+    for bad in ("0,10", "ten", ""):
+        assert main(["fit", str(path), "--temporal", "--spike-history", bad, "--report", str(tmp_path / "v.json")]) == 2
+        assert "--spike-history" in capsys.readouterr().err
     assert not (tmp_path / "v.json").exists() and not (tmp_path / "u.json").exists()
+    # without history: the plain LN's 16 parameters
+    assert main(["fit", str(path), "--temporal", "--models", "ln", "--spike-history", "none", "--epochs", "1",
+                 "--threads", "1", "--report", str(tmp_path / "w.json")]) == 0
+    rep = json.loads((tmp_path / "w.json").read_text())["temporal"]
+    assert rep["spike_history_ms"] == [] and rep["conditions"]["control"]["ln"]["n_parameters"] == 16
 
 
 def test_plot_invivo(tmp_path):

@@ -38,7 +38,7 @@ FAMILY_CHOICES = ("auto", "linear", "sigmoid", "supralinear", "saturating", "spl
 
 
 def add_arguments(p) -> None:
-    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SUBUNIT_RULES
+    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SPIKE_HISTORY_MS, SUBUNIT_RULES
 
     p.add_argument("characterization", metavar="CHAR.nc", help="output of `bridge characterize`")
     p.add_argument("-o", "--output", default=None, metavar="UNITS.nc",
@@ -65,6 +65,9 @@ def add_arguments(p) -> None:
     t.add_argument("--models", default="hln,ln", help="hln, ln, branch_elm, elm, tcn (default hln,ln)")
     t.add_argument("--subunits", default=DEFAULT_SUBUNIT_RULE, choices=SUBUNIT_RULES,
                    help=f"hLN subunits: one per dendritic branch or per branch type (default {DEFAULT_SUBUNIT_RULE})")
+    t.add_argument("--spike-history", default=",".join(f"{t:g}" for t in SPIKE_HISTORY_MS), metavar="MS,MS,...",
+                   help="time constants (ms) of the hLN's and LN's spike-history filters, or 'none' (default "
+                        f"{','.join(f'{t:g}' for t in SPIKE_HISTORY_MS)})")
     t.add_argument("--conditions", default=None, help="invivo conditions (default all in the file)")
     t.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30; early stopping on validation)")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -72,6 +75,21 @@ def add_arguments(p) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoints", metavar="DIR", default=None,
                    help="resumable per-model checkpoints (state_dicts) in DIR")
+
+
+def parse_spike_history(text: str) -> tuple:
+    """--spike-history: 'none' or comma-separated positive time constants in ms."""
+    from dendritic_errors import InputError
+
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        taus = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        taus = ()
+    if not taus or not all(0 < t < float("inf") for t in taus):
+        raise InputError(f"--spike-history {text!r}: give positive time constants in ms (e.g. 1,10,100) or 'none'")
+    return taus
 
 
 def run_temporal(args) -> int:
@@ -82,6 +100,7 @@ def run_temporal(args) -> int:
 
     if args.epochs < 1:
         raise InputError(f"--epochs must be >= 1, got {args.epochs}")
+    history = parse_spike_history(args.spike_history)
     if args.device.startswith("cuda"):
         import torch
         if not torch.cuda.is_available():
@@ -100,10 +119,11 @@ def run_temporal(args) -> int:
     g = groups["invivo"]
     res = fit_temporal_models(g, models=models, conditions=conds, rule=args.subunits, epochs=args.epochs,
                               seed=args.seed, device=args.device, checkpoint_dir=args.checkpoints,
-                              progress=False)
+                              spike_history_ms=history, progress=False)
     report = {"schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION, "characterization": args.characterization,
               "cell": str(g.attrs.get("cell", "")), "temporal": {
-                  "subunits": args.subunits, "seed": args.seed, "device": args.device,
+                  "subunits": args.subunits, "spike_history_ms": list(history), "seed": args.seed,
+                  "device": args.device,
                   "conditions": {c: {m: {k: v for k, v in row.items() if not k.startswith("_")}
                                      for m, row in rows.items()} for c, rows in res.items()}}}
     if args.output is not None:
