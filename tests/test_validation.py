@@ -8,13 +8,11 @@ the feature, its target and the measured value. Features the models do not meet 
 strict xfails with the measured value in the reason: they turn into failures the moment
 they start passing, so this list cannot silently go stale.
 """
-from functools import partial
-
 import numpy as np
 import pytest
 
 from cells import get_cell_type
-from cells.validation import Report, validate
+from cells.validation import validate
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     # (cell, feature) -> measured value and target, for features a model does not meet yet
@@ -39,19 +37,8 @@ TESTED = {
 
 
 def _report(reports, cell):
-    """One validation run per cell, its protocols spread over two spawned processes (they
-    are independent: each builds its own cell), which halves make test's slowest test."""
     if cell not in reports:
-        from bridge.characterize.runner import run_each
-
-        plan = list(TESTED[cell][0] or get_cell_type(cell).validation)
-        parts: dict = {}
-        # validate(cell, morphology=None, simulator="neuron", fast=True, protocols=(name,))
-        run_each(partial(validate, cell, None, "neuron", True), [(name,) for name in plan],
-                 lambda item, report: parts.__setitem__(item[0], report), workers=2)
-        reports[cell] = Report(cell, parts[plan[0]].morphology, "neuron",
-                               [row for name in plan for row in parts[name].rows],
-                               sum(parts[name].seconds for name in plan))
+        reports[cell] = validate(cell, fast=True, protocols=TESTED[cell][0])
     return reports[cell]
 
 
