@@ -414,6 +414,13 @@ class HierarchicalLN(nn.Module):
         return z, y
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v, logit = self._feedforward(x)
+        if self.spike_history_ms:
+            v, logit = self._spike_history(v, logit)
+        return v, logit
+
+    def _feedforward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(v_mV, logit) from the input alone, before any spike history."""
         _, y = self.subunit_outputs(x)
         r = y[..., self.root_index].sum(-1, keepdim=True)               # (B, T, 1)
         tau = self.log_soma_tau.exp()
@@ -424,8 +431,6 @@ class HierarchicalLN(nn.Module):
         d, r = d[..., 0], r[..., 0]
         v = self.v_rest + self.soma_gain * d
         logit = self.spike_readout[0] * d + self.spike_readout[1] * r + self.spike_bias
-        if self.spike_history_ms:
-            v, logit = self._spike_history(v, logit)
         return v, logit
 
     def history_coefficients(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -485,7 +490,7 @@ class HierarchicalLN(nn.Module):
         if self.spike_history_ms:
             self.history_voltage.zero_()
             self.history_logit.zero_()
-        d, _ = self(x)                                    # = the somatic drive d(t) with gain 1, rest 0
+        d, _ = self._feedforward(x)                       # = the somatic drive d(t) with gain 1, rest 0
         target = torch.clamp(v_mV.to(d.dtype), max=clip_mV)
         gain = target.std() / d.std().clamp_min(1e-6)
         rest = target.mean() - gain * d.mean()
