@@ -5,11 +5,16 @@ shared reconstructions of that type when present, and altered copies of each
 terminal branches pruned).
 
     .venv/bin/python benchmarks/generalization.py --cell l5pc -o /tmp/gen [--quick] [--workers 2] \
-        [--simulator brian2] [--adapt] [--markdown [FILE]]    # default FILE: docs/benchmarks/generalization_<cell>.md
+        [--simulator brian2] [--adapt] [--markdown [FILE]]
+    # default FILE: docs/benchmarks/generalization_<cell>.md (_<cell>_brian2.md with --simulator brian2)
 
 --adapt [NAME ...]: every tree that fails a target (or the named ones) is then adapted (`bridge adapt`: CMA-ES on the cell
 type's free parameters, `--workers` evaluations at a time, `--max-generations`) and the
 adapted cell validated again; the table gets the adapted result, the scales and the cost.
+A tree whose recipe was already adapted in the other simulator (its .recipe.json in the
+same folder) is not adapted again: that recipe is validated in this simulator, since one
+recipe drives both. Once both simulators' records are in the folder, the table is followed
+by a summary: does one recipe (the cell's own or the adapted one) pass in both?
 
 Each morphology's report is saved as JSON in the output folder as soon as it is done, so
 a killed run resumes where it stopped (same command). `--workers N` validates N
@@ -122,6 +127,71 @@ def adapt_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: st
     return rec
 
 
+SIMULATORS = ("neuron", "brian2")
+
+
+def recheck_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str, recipe_file: str) -> dict:
+    """Validate in `simulator` a recipe that `bridge adapt` fitted in the other simulator (one
+    recipe drives both: the adapted cell is checked, not adapted again); the record saved as JSON."""
+    from cells.adapt import read_adapted
+    from cells.validation import validate
+
+    m = load(cell, kind, spec)
+    adapted = read_adapted(recipe_file)
+    start = time.perf_counter()
+    report = validate(cell, morphology=m, simulator=simulator, fast=True, recipe=adapted.recipe)
+    rows = [dict(feature=r.feature, target=r.target, measured=r.measured, passed=r.passed, unit=r.unit)
+            for r in report.rows]
+    opt = adapted.document["optimizer"]
+    rec = dict(cell=cell, morphology=name, simulator=simulator, sha256=m.sha256, scales=adapted.scales,
+               evaluations=opt["evaluations"], generations=opt["generations"], adapted_in=adapted.document["simulator"],
+               n_passed=sum(r["passed"] for r in rows), n_targets=len(rows), rows=rows, recipe_file=recipe_file,
+               seconds=time.perf_counter() - start)
+    save_record(rec, record_path(out_dir, cell, simulator, name, ".adapted.json"))
+    return rec
+
+
+def both_simulators(out_dir: str, cell: str, names) -> tuple[list[list[str]], str] | None:
+    """Rows of the two-simulator summary, and its sentence; None unless every tree has a
+    record in both. A tree passes in both when one recipe, the cell's own or the adapted
+    one, passes every target in NEURON and in Brian2."""
+    def read(simulator, name, suffix=".json"):
+        path = record_path(out_dir, cell, simulator, name, suffix)
+        if not os.path.exists(path):
+            return None
+        with open(path) as fh:
+            return json.load(fh)
+
+    def cell_text(rec):
+        return "-" if rec is None else f"{rec['n_passed']}/{rec['n_targets']}"
+
+    def ok(rec):
+        return rec is not None and rec["n_passed"] == rec["n_targets"]
+
+    rows, n_both, n_rows, differ = [], 0, 0, []
+    for name in names:
+        direct = {sim: read(sim, name) for sim in SIMULATORS}
+        if any(r is None for r in direct.values()):
+            return None
+        adapted = {sim: read(sim, name, ".adapted.json") for sim in SIMULATORS}
+        for pair in (direct, adapted):
+            if all(pair[s] is not None for s in SIMULATORS):
+                other = {r["feature"]: r["passed"] for r in pair["brian2"]["rows"]}
+                for r in pair["neuron"]["rows"]:
+                    n_rows += 1
+                    if other.get(r["feature"]) != r["passed"]:
+                        differ.append(f"{name}: {r['feature']}")
+        own = all(ok(direct[s]) for s in SIMULATORS)
+        fitted = all(ok(adapted[s]) for s in SIMULATORS)
+        n_both += own or fitted
+        rows.append([name, cell_text(direct["neuron"]), cell_text(adapted["neuron"]), cell_text(direct["brian2"]),
+                     cell_text(adapted["brian2"]),
+                     "yes (own recipe)" if own else "yes (adapted)" if fitted else "no"])
+    return rows, (f"{n_both} of {len(rows)} morphologies pass every target in both simulators with one recipe. "
+                  f"NEURON and Brian2 disagree on {len(differ)} of {n_rows} target rows"
+                  + (f" ({'; '.join(differ)})." if differ else "."))
+
+
 def _failed(rec: dict) -> str:
     parts = []
     for r in rec["rows"]:
@@ -146,7 +216,8 @@ def main(argv=None) -> int:
     _markdown.add_argument(ap, "generalization_CELL")
     args = ap.parse_args(argv)
     if args.markdown:
-        args.markdown = args.markdown.replace("generalization_CELL.md", f"generalization_{args.cell}.md")
+        suffix = "" if args.simulator == "neuron" else f"_{args.simulator}"
+        args.markdown = args.markdown.replace("generalization_CELL.md", f"generalization_{args.cell}{suffix}.md")
 
     start_machine = _markdown.machine()
     os.makedirs(args.out_dir, exist_ok=True)
@@ -172,7 +243,7 @@ def main(argv=None) -> int:
             print(f"{name:34s} {rec['n_passed']:2d}/{rec['n_targets']} in {rec['seconds']:.0f} s: {_failed(rec)}",
                   flush=True)
 
-    adapted = {}
+    adapted, rechecks = {}, []
     for name, (kind, spec) in todo.items() if args.adapt is not None else ():
         if records[name]["n_passed"] == records[name]["n_targets"] or (args.adapt and name not in args.adapt):
             continue
@@ -181,11 +252,23 @@ def main(argv=None) -> int:
             with open(path) as fh:
                 adapted[name] = json.load(fh)
             continue
+        fitted = [f for f in (record_path(args.out_dir, args.cell, sim, name, ".recipe.json") for sim in SIMULATORS
+                              if sim != args.simulator) if os.path.exists(f)]
+        if fitted:                # adapted in the other simulator: validate that recipe here, in the pool below
+            rechecks.append((name, kind, spec, fitted[0]))
+            continue
         print(f"{name}: adapting ...", file=sys.stderr, flush=True)
         rec = adapt_one(args.cell, name, kind, spec, args.simulator, args.out_dir, args.workers, args.max_generations)
         adapted[name] = rec
         print(f"{name:34s} adapted: {rec['n_passed']:2d}/{rec['n_targets']} after {rec['evaluations']} evaluations "
               f"in {rec['seconds']:.0f} s: {_failed(rec)}", flush=True)
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        futures = {name: pool.submit(recheck_one, args.cell, name, kind, spec, args.simulator, args.out_dir, recipe)
+                   for name, kind, spec, recipe in rechecks}
+        for name, fut in futures.items():
+            adapted[name] = rec = fut.result()
+            print(f"{name:34s} recipe adapted in {rec['adapted_in']}: {rec['n_passed']:2d}/{rec['n_targets']} in "
+                  f"{rec['seconds']:.0f} s: {_failed(rec)}", flush=True)
 
     rows = []
     for name in todo:
@@ -197,7 +280,8 @@ def main(argv=None) -> int:
             row += (["-", "-", "-", "-"] if a is None else
                     [f"{a['n_passed']}/{a['n_targets']}",
                      ", ".join(f"{k} x{v:.2f}" for k, v in a["scales"].items()),
-                     f"{a['evaluations']} in {a['seconds'] / 60:.0f} min", _failed(a).replace("|", "\\|")])
+                     (f"{a['evaluations']} in {a['adapted_in']} (its recipe validated here)" if "adapted_in" in a
+                      else f"{a['evaluations']} in {a['seconds'] / 60:.0f} min"), _failed(a).replace("|", "\\|")])
         rows.append(row)
     n_all = sum(r["n_passed"] == r["n_targets"] for r in records.values())
     summary = f"{n_all} of {len(todo)} morphologies pass every target."
@@ -210,8 +294,16 @@ def main(argv=None) -> int:
     header = ["morphology", "nexus (um)", "dendritic load (nS)", "targets passed", "s", "failed: measured (target)"]
     if args.adapt is not None:
         header += ["adapted: passed", "scales", "evaluations, time", "adapted: failed"]
+    lines = _markdown.table(header, rows) + ["", summary]
+    both = both_simulators(args.out_dir, args.cell, list(todo))
+    if both:
+        print(both[1])
+        lines += ["", "Both simulators (records in the same folder): targets passed by the cell's own recipe and by "
+                  "the adapted one (fitted in NEURON, validated in each).", "",
+                  *_markdown.table(["morphology", "NEURON", "NEURON, adapted", "Brian2", "Brian2, adapted recipe",
+                                    "one recipe passes in both"], both[0]), "", both[1]]
     _markdown.write(args.markdown, f"Generalization: {args.cell} on trees it was not tuned on "
-                    f"({args.simulator}, `validate --fast`)", _markdown.table(header, rows) + ["", summary],
+                    f"({args.simulator}, `validate --fast`)", lines,
                     notes=notes + ["Variants: cells.morphology.variants (trunk branches stretched, dendritic "
                                    "diameters scaled, 20 % of terminal branches pruned, seed 0). Nexus: path "
                                    "distance of the main apical bifurcation; dendritic load: passive input "

@@ -128,3 +128,51 @@ def test_generalization_benchmark_set_and_resume(tmp_path):
     text = md.read_text()
     assert status == 0 and "1 of the 1 failing were adapted" in text and "2 of 2 in all" in text
     assert "| 1/1 | soma_Nap x0.61, soma_SK x1.50 | 17 in 10 min | - |" in text
+
+
+def test_generalization_benchmark_two_simulator_summary(tmp_path):
+    """With both simulators' records in one folder, the table ends with the two-simulator
+    summary: a tree counts when one recipe (own or adapted) passes in both."""
+    import json
+
+    bench = _benchmark()
+    out = tmp_path / "out"
+    out.mkdir()
+    names = ["built-in seed 0", "built-in seed 1"]
+    ok = dict(feature="fi_step1_hz", target="6 ± 1.22 Hz", measured=6.1, passed=True, unit="Hz")
+    bad = dict(ok, measured=9.9, passed=False)
+
+    def write(simulator, name, row, suffix=".json", **extra):
+        rec = dict(cell="l5pc", morphology=name, simulator=simulator, sha256="x", nexus_um=600.0, load_nS=12.0,
+                   n_passed=int(row["passed"]), n_targets=1, rows=[row], seconds=60.0, **extra)
+        Path(bench.record_path(str(out), "l5pc", simulator, name, suffix)).write_text(json.dumps(rec))
+
+    # seed 0 passes in both with its own recipe; seed 1 fails in both and is adapted in NEURON,
+    # and that recipe passes in NEURON but not in Brian2
+    for sim in bench.SIMULATORS:
+        write(sim, names[0], ok)
+        write(sim, names[1], bad)
+    adapted = dict(scales={"soma_Nap": 0.61}, evaluations=17, generations=2, recipe_file="r.json")
+    write("neuron", names[1], ok, ".adapted.json", **adapted)
+    write("brian2", names[1], bad, ".adapted.json", adapted_in="neuron", **adapted)
+    md = tmp_path / "table.md"
+    args = ["--cell", "l5pc", "-o", str(out), "--quick", "--shared", str(tmp_path / "absent"), "--adapt",
+            "--markdown", str(md)]
+    assert bench.main(args + ["--simulator", "brian2"]) == 1
+    text = md.read_text()
+    assert "| built-in seed 0 | 1/1 | - | 1/1 | - | yes (own recipe) |" in text
+    assert "| built-in seed 1 | 0/1 | 1/1 | 0/1 | 0/1 | no |" in text
+    assert "1 of 2 morphologies pass every target in both simulators with one recipe." in text
+    assert "NEURON and Brian2 disagree on 1 of 3 target rows (built-in seed 1: fi_step1_hz)." in text
+    assert "17 in neuron (its recipe validated here)" in text
+    # the Brian2 record of the adapted recipe now passes: both trees pass in both
+    write("brian2", names[1], ok, ".adapted.json", adapted_in="neuron", **adapted)
+    assert bench.main(args) == 0
+    text = md.read_text()
+    assert "2 of 2 morphologies pass every target in both simulators with one recipe." in text
+    assert "disagree on 0 of 3 target rows." in text
+    # without the other simulator's records there is no summary
+    for f in out.glob("l5pc-brian2-*"):
+        f.unlink()
+    bench.main(args)
+    assert "both simulators" not in md.read_text()

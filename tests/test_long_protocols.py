@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(600)
 DISPERSION = ["ca1", "--protocols", "cluster_dispersion,invivo", "--dispersion-configs", "2x2",
               "--dispersion-placements", "2", "--dispersion-branches", "4", "--dispersion-ms", "40",
               "--dispersion-curve", "1,2,3", "--invivo-sims", "2", "--invivo-ms", "60", "--invivo-exc-hz", "1,4",
-              "--invivo-inh-hz", "2,5", "--dt", "0.05", "--no-progress"]
+              "--invivo-inh-hz", "2,5", "--invivo-bursts", "0.2,3", "--dt", "0.05", "--no-progress"]
 N_DISPERSION_TASKS = 7
 
 
@@ -120,10 +120,14 @@ def test_invivo_contents(dispersion_reference):
     assert float(g.exc_rate_hz.min()) >= 1.0 - 1e-6 and float(g.exc_rate_hz.max()) <= 4.0 + 1e-6
     assert float(g.inh_rate_hz.min()) >= 2.0 - 1e-6 and float(g.inh_rate_hz.max()) <= 5.0 + 1e-6
     assert list(g.attrs["param_invivo_exc_rate_hz"]) == [1.0, 4.0]
+    assert (g.attrs["param_invivo_burst_fraction"], g.attrs["param_invivo_burst_factor"]) == (0.2, 3.0)
 
 
 @pytest.mark.parametrize("flag,value,says", [("--invivo-exc-hz", "3,1", "needs 0 <= LO <= HI"),
-                                             ("--invivo-inh-hz", "2", "expected LO,HI in Hz")])
+                                             ("--invivo-inh-hz", "2", "expected LO,HI in Hz"),
+                                             ("--invivo-bursts", "0.1", "expected FRACTION,FACTOR"),
+                                             ("--invivo-bursts", "1.5,4", "needs 0 <= FRACTION <= 1"),
+                                             ("--invivo-bursts", "0.1,0.5", "FACTOR >= 1")])
 def test_invivo_rate_ranges_are_checked_before_anything_runs(tmp_path, capsys, flag, value, says):
     out = tmp_path / "x.nc"
     assert main(["characterize", "ca1", "--protocols", "invivo", flag, value, "--workers", "0", "-o", str(out)]) == 2

@@ -68,6 +68,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--invivo-inh-hz", default="{:g},{:g}".format(*d.invivo_inh_rate_hz), metavar="LO,HI",
                         help="invivo: range of the inhibitory rate per synapse (default {:g},{:g} Hz)".format(
                             *d.invivo_inh_rate_hz))
+    parser.add_argument("--invivo-bursts", default="{:g},{:g}".format(d.invivo_burst_fraction, d.invivo_burst_factor),
+                        metavar="FRACTION,FACTOR",
+                        help="invivo: each branch's excitatory synapses burst together at FACTOR x the rate in "
+                             "FRACTION of the stretches, the mean gain kept at 1 (default {:g},{:g}; a larger "
+                             "FACTOR drives local NMDA spikes)".format(d.invivo_burst_fraction, d.invivo_burst_factor))
     parser.add_argument("--dispersion-curve-context", type=int, default=None, metavar="N",
                         help="cluster_dispersion: synapses driven on the other input branches while each subunit "
                              "curve is measured (default: the smallest configuration total; 0: the branch alone)")
@@ -146,12 +151,25 @@ def parse_rate_range(text: str, option: str) -> tuple:
     return (lo, hi)
 
 
+def parse_bursts(text: str) -> tuple:
+    from dendritic_errors import InputError
+
+    try:
+        fraction, factor = (float(t) for t in text.split(","))
+    except ValueError:
+        raise InputError(f"--invivo-bursts {text!r}: expected FRACTION,FACTOR (e.g. 0.1,4)") from None
+    if not (0 <= fraction <= 1 and factor >= 1):
+        raise InputError(f"--invivo-bursts {text!r}: needs 0 <= FRACTION <= 1 and FACTOR >= 1")
+    return fraction, factor
+
+
 def run(args) -> int:
     from bridge.characterize import Settings, characterize
 
     def names(text):
         return tuple(t.strip() for t in text.split(",") if t.strip())
 
+    bursts = parse_bursts(args.invivo_bursts)
     settings = Settings(seed=args.seed, branches=parse_branches(args.branches), n_synapses=args.synapses,
                         conditions=names(args.conditions), placements=names(args.placements),
                         n_patterns=args.patterns, traces=args.traces,
@@ -164,6 +182,7 @@ def run(args) -> int:
                         invivo_conditions=names(args.invivo_conditions),
                         invivo_exc_rate_hz=parse_rate_range(args.invivo_exc_hz, "--invivo-exc-hz"),
                         invivo_inh_rate_hz=parse_rate_range(args.invivo_inh_hz, "--invivo-inh-hz"),
+                        invivo_burst_fraction=bursts[0], invivo_burst_factor=bursts[1],
                         dispersion_curve_counts=parse_counts(args.dispersion_curve, "--dispersion-curve"),
                         dispersion_weight_scale=args.dispersion_weight_scale,
                         dispersion_curve_context=args.dispersion_curve_context)
