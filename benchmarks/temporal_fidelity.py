@@ -37,6 +37,9 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--spike-history", default=None, metavar="MS,MS,...|none",
                         help="hLN and LN spike-history time constants (default bridge.fit.temporal.SPIKE_HISTORY_MS)")
+    parser.add_argument("--subunits", default=None, metavar="RULE,RULE,...",
+                        help="hLN subunit rules (bridge fit --subunits), each fitted and listed as 'hln (RULE)' "
+                             "(default: bridge.fit.temporal.DEFAULT_SUBUNIT_RULE only)")
     parser.add_argument("--json", default=None, metavar="OUT.json")
     parser.add_argument("--plot", default="benchmarks/results/temporal_fidelity.png")
     _markdown.add_argument(parser, "temporal_fidelity")
@@ -46,11 +49,14 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from bridge.commands.fit import parse_spike_history
-    from bridge.fit.temporal import SPIKE_HISTORY_MS, fit_temporal_models
+    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SPIKE_HISTORY_MS, SUBUNIT_RULES, fit_temporal_models
     from bridge.schema import open_characterization
 
     history = SPIKE_HISTORY_MS if args.spike_history is None else parse_spike_history(args.spike_history)
 
+    rules = (args.subunits or DEFAULT_SUBUNIT_RULE).split(",")
+    if any(r not in SUBUNIT_RULES for r in rules):
+        parser.error(f"--subunits {args.subunits}: choose from {', '.join(SUBUNIT_RULES)}")
     models = tuple((args.models or ("hln,ln,branch_elm" if args.quick else "hln,ln,branch_elm,elm,tcn")).split(","))
     epochs = args.epochs or (10 if args.quick else 40)
     path = args.data
@@ -67,7 +73,15 @@ def main() -> int:
     t_data = time.perf_counter() - t0
     group = open_characterization(path)["invivo"]
     res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,
-                              progress=False)
+                              progress=False, rule=rules[0])
+    if len(rules) > 1 and "hln" in models:       # the hLN again under each further rule, named by its rule
+        for cond in res:
+            res[cond] = {(f"hln ({rules[0]})" if m == "hln" else m): r for m, r in res[cond].items()}
+        for rule in rules[1:]:
+            more = fit_temporal_models(group, models=("hln",), epochs=epochs, device=args.device,
+                                       spike_history_ms=history, progress=False, rule=rule)
+            for cond, by_model in more.items():
+                res[cond][f"hln ({rule})"] = by_model["hln"]
     rows, summary = [], {}
     for cond, by_model in res.items():
         for m, r in by_model.items():
@@ -86,7 +100,7 @@ def main() -> int:
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
             f"{args.threads} CPU threads, device {args.device}; hLN and LN spike history "
-            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms. Published, for orientation (a different cell, "
+            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}. Published, for orientation (a different cell, "
             "BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
     print(note)
     if args.json:

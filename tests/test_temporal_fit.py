@@ -75,6 +75,8 @@ def test_data_split_and_subunits():
     assert len(parts["test"]) >= 1 and len(parts["val"]) >= 1
     sub, parent, names = subunits(ds, "branch")
     assert list(parent) == [-1, 0, 0] and set(sub) == {0, 1, 2} and names[0] == "branch 1"
+    flat_sub, flat_parent, flat_names = subunits(ds, "two_layer")     # the same subunits, all on the soma
+    assert list(flat_parent) == [-1, -1, -1] and list(flat_sub) == list(sub) and flat_names == names
 
 
 def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):

@@ -8,8 +8,9 @@ scored as the ELM paper scores NeuronIO (`bridge.nn.temporal_metrics`: first 500
 dropped, simulations with > 24 spikes excluded, voltage clipped at -55 mV).
 
 Models (`bridge.nn`): ``hln`` the hierarchical LN model, subunits by `subunits`
-("branch": every dendritic branch with synapses, joined along the tree; "type": one
-subunit per branch type, tuft and oblique under the trunk), kernels initialised from the
+("branch": every dendritic branch with synapses, joined along the tree; "two_layer": every
+branch with synapses, all feeding the soma in parallel, as in Poirazi, Brannon & Mel 2003's
+two-layer neuron; "type": one subunit per branch type, tuft and oblique under the trunk), kernels initialised from the
 recipe's synapse kinetics stored in the group, and a spike-history filter
 (`SPIKE_HISTORY_MS`: the model's own spike probability fed back onto its voltage and spike
 logit); ``ln`` the same kernels and history, one subunit (the point-neuron LN baseline);
@@ -34,7 +35,7 @@ import numpy as np
 from dendritic_errors import InputError
 
 MODELS = ("hln", "ln", "branch_elm", "elm", "tcn")
-SUBUNIT_RULES = ("branch", "type")
+SUBUNIT_RULES = ("branch", "two_layer", "type")
 DEFAULT_SUBUNIT_RULE = "type"
 """The hLN's default subunits: one per branch type. Measured on the l5pc control data (68
 training simulations, shared synaptic weights, 30 epochs): held-out voltage variance
@@ -58,12 +59,13 @@ _PARENT_TYPE = {"tuft": "trunk", "oblique": "trunk"}      # "type" subunits: tow
 def subunits(group, rule: str) -> tuple[np.ndarray, np.ndarray, list]:
     """(synapse_subunit, subunit_parent, names) by `rule` (module docstring)."""
     syn_branch = np.asarray(group["synapse_branch"].values, np.int64)
-    if rule == "branch":
+    if rule in ("branch", "two_layer"):
         ids = [int(b) for b in group["branch"].values]
         parent_of = dict(zip(ids, (int(p) for p in group["branch_parent"].values)))
         index = {b: i for i, b in enumerate(ids)}
         sub = np.array([index[int(b)] for b in syn_branch], np.int64)
-        parent = np.array([index.get(parent_of[b], -1) for b in ids], np.int64)
+        parent = (np.array([index.get(parent_of[b], -1) for b in ids], np.int64) if rule == "branch"
+                  else np.full(len(ids), -1, np.int64))
         return sub, parent, [f"branch {b}" for b in ids]
     if rule == "type":
         types = [str(t) for t in group["synapse_branch_type"].values]
