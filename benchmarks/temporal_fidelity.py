@@ -100,8 +100,8 @@ def main() -> int:
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
             f"{args.threads} CPU threads, device {args.device}; hLN and LN spike history "
-            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}. Published, for orientation (a different cell, "
-            "BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
+            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}. "
+            "Published, for orientation (a different cell, BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
     print(note)
     if args.json:
         from bridge.fit.report import write_report

@@ -250,7 +250,8 @@ TEMPORAL_MODEL_ATTRS: tuple[Attr, ...] = (
         ("v_rmse_rescaled_mV", "the same, rescaled (mV)"),
         ("n_train", "training simulations"), ("n_val", "validation simulations"),
         ("n_test", "held-out test simulations"), ("epochs", "epochs run (early stopping)"),
-        ("train_seconds", "training wall time (s)"), ("subunit_rule", "hLN/branch-ELM subunits: branch or type"),
+        ("train_seconds", "training wall time (s)"),
+        ("subunit_rule", "hLN/branch-ELM subunits: branch, two_layer or type"),
         ("seed", "split and initialisation seed"), ("device", "training device"))),
 )
 """Attributes of one temporal model group ``temporal/<condition>/<model>``. Its variables:

@@ -10,8 +10,8 @@ dropped, simulations with > 24 spikes excluded, voltage clipped at -55 mV).
 Models (`bridge.nn`): ``hln`` the hierarchical LN model, subunits by `subunits`
 ("branch": every dendritic branch with synapses, joined along the tree; "two_layer": every
 branch with synapses, all feeding the soma in parallel, as in Poirazi, Brannon & Mel 2003's
-two-layer neuron; "type": one subunit per branch type, tuft and oblique under the trunk), kernels initialised from the
-recipe's synapse kinetics stored in the group, and a spike-history filter
+two-layer neuron; "type": one subunit per branch type, tuft and oblique under the trunk),
+kernels initialised from the recipe's synapse kinetics stored in the group, and a spike-history filter
 (`SPIKE_HISTORY_MS`: the model's own spike probability fed back onto its voltage and spike
 logit); ``ln`` the same kernels and history, one subunit (the point-neuron LN baseline);
 ``branch_elm`` and ``elm`` (Spieler et al. 2024) and ``tcn`` (Beniaguev et al. 2021), their
