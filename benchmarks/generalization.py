@@ -83,8 +83,7 @@ def run_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str)
     recipe = get_cell_type(cell).recipe
     start = time.perf_counter()
     report = validate(cell, morphology=m, simulator=simulator, fast=True)
-    rows = [dict(feature=r.feature, target=r.target, measured=r.measured, passed=r.passed, unit=r.unit)
-            for r in report.rows]
+    rows = report_rows(report)
     rec = dict(cell=cell, morphology=name, simulator=simulator, sha256=m.sha256,
                nexus_um=morphology_context(m).nexus_distance_um, load_nS=dendritic_load_nS(recipe, m),
                n_passed=sum(r["passed"] for r in rows), n_targets=len(rows), rows=rows,
@@ -92,6 +91,20 @@ def run_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str)
     path = record_path(out_dir, cell, simulator, name)
     save_record(rec, path)
     return rec
+
+
+def report_rows(report) -> list[dict]:
+    """A validation report's rows as plain dicts, as the JSON records keep them."""
+    return [dict(feature=r.feature, target=r.target, measured=r.measured, passed=r.passed, unit=r.unit)
+            for r in report.rows]
+
+
+def load_record(path: str) -> dict | None:
+    """A saved record, or None if there is none yet."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return json.load(fh)
 
 
 def save_record(rec: dict, path: str) -> None:
@@ -116,8 +129,7 @@ def adapt_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: st
     recipe_file = record_path(out_dir, cell, simulator, name, ".recipe.json")
     document, report = adapt_and_validate(cell, m, recipe_file, simulator,
                                           AdaptSettings(seed=0, max_generations=max_generations), workers=workers)
-    rows = [dict(feature=r.feature, target=r.target, measured=r.measured, passed=r.passed, unit=r.unit)
-            for r in report.rows]
+    rows = report_rows(report)
     rec = dict(cell=cell, morphology=name, simulator=simulator, sha256=m.sha256, scales=document["scales"],
                evaluations=document["optimizer"]["evaluations"], generations=document["optimizer"]["generations"],
                n_passed=sum(r["passed"] for r in rows), n_targets=len(rows), rows=rows, recipe_file=recipe_file,
@@ -140,8 +152,7 @@ def recheck_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: 
     adapted = read_adapted(recipe_file)
     start = time.perf_counter()
     report = validate(cell, morphology=m, simulator=simulator, fast=True, recipe=adapted.recipe)
-    rows = [dict(feature=r.feature, target=r.target, measured=r.measured, passed=r.passed, unit=r.unit)
-            for r in report.rows]
+    rows = report_rows(report)
     opt = adapted.document["optimizer"]
     rec = dict(cell=cell, morphology=name, simulator=simulator, sha256=m.sha256, scales=adapted.scales,
                evaluations=opt["evaluations"], generations=opt["generations"], adapted_in=adapted.document["simulator"],
@@ -156,11 +167,7 @@ def both_simulators(out_dir: str, cell: str, names) -> tuple[list[list[str]], st
     record in both. A tree passes in both when one recipe, the cell's own or the adapted
     one, passes every target in NEURON and in Brian2."""
     def read(simulator, name, suffix=".json"):
-        path = record_path(out_dir, cell, simulator, name, suffix)
-        if not os.path.exists(path):
-            return None
-        with open(path) as fh:
-            return json.load(fh)
+        return load_record(record_path(out_dir, cell, simulator, name, suffix))
 
     def cell_text(rec):
         return "-" if rec is None else f"{rec['n_passed']}/{rec['n_targets']}"
@@ -226,10 +233,9 @@ def main(argv=None) -> int:
         todo = {k: v for k, v in todo.items() if k in args.only}
     records, pending = {}, []
     for name, (kind, spec) in todo.items():
-        path = record_path(args.out_dir, args.cell, args.simulator, name)
-        if os.path.exists(path):
-            with open(path) as fh:
-                records[name] = json.load(fh)
+        rec = load_record(record_path(args.out_dir, args.cell, args.simulator, name))
+        if rec is not None:
+            records[name] = rec
         else:
             pending.append((name, kind, spec))
     print(f"{args.cell} ({args.simulator}): {len(todo)} morphologies, {len(records)} done before, "
@@ -247,10 +253,9 @@ def main(argv=None) -> int:
     for name, (kind, spec) in todo.items() if args.adapt is not None else ():
         if records[name]["n_passed"] == records[name]["n_targets"] or (args.adapt and name not in args.adapt):
             continue
-        path = record_path(args.out_dir, args.cell, args.simulator, name, ".adapted.json")
-        if os.path.exists(path):
-            with open(path) as fh:
-                adapted[name] = json.load(fh)
+        rec = load_record(record_path(args.out_dir, args.cell, args.simulator, name, ".adapted.json"))
+        if rec is not None:
+            adapted[name] = rec
             continue
         fitted = [f for f in (record_path(args.out_dir, args.cell, sim, name, ".recipe.json") for sim in SIMULATORS
                               if sim != args.simulator) if os.path.exists(f)]
