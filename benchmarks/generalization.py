@@ -5,7 +5,7 @@ shared reconstructions of that type when present, and altered copies of each
 terminal branches pruned).
 
     .venv/bin/python benchmarks/generalization.py --cell l5pc -o /tmp/gen [--quick] [--workers 2] \
-        [--simulator brian2] [--adapt] [--markdown [FILE]]
+        [--seeds 0,1,2] [--simulator brian2] [--adapt] [--markdown [FILE]]
     # default FILE: docs/benchmarks/generalization_<cell>.md (_<cell>_brian2.md with --simulator brian2)
 
 --adapt [NAME ...]: every tree that fails a target (or the named ones) is then adapted (`bridge adapt`: CMA-ES on the cell
@@ -44,10 +44,11 @@ SHARED = os.path.join(os.environ.get("BRIDGE_SHARED_DIR", os.path.join(os.path.d
                       "morphologies")
 
 
-def morphology_set(cell: str, shared: str, quick: bool) -> tuple[dict, list[str]]:
-    """name -> (kind, spec) for `load`; and notes (e.g. no shared reconstructions)."""
+def morphology_set(cell: str, shared: str, quick: bool, seeds=None) -> tuple[dict, list[str]]:
+    """name -> (kind, spec) for `load`; and notes (e.g. no shared reconstructions).
+    `seeds`: the built-in trees' seeds (default 0-2, or 0-1 with `quick`)."""
     out, notes = {}, []
-    for seed in (0, 1) if quick else (0, 1, 2):
+    for seed in seeds if seeds is not None else (0, 1) if quick else (0, 1, 2):
         out[f"built-in seed {seed}"] = ("builtin", seed)
     files = sorted(glob.glob(os.path.join(shared, f"{cell}_*.swc"))) if shared else []
     if not files:
@@ -208,6 +209,16 @@ def _failed(rec: dict) -> str:
     return "; ".join(parts) or "-"
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers separated by commas, got {text!r}") from None
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    return seeds
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cell", required=True, choices=["l5pc", "ca1"])
@@ -215,6 +226,8 @@ def main(argv=None) -> int:
     ap.add_argument("--simulator", default="neuron", choices=["neuron", "brian2"])
     ap.add_argument("--quick", action="store_true", help="2 built-in seeds; each reconstruction and its trunk x0.7 copy")
     ap.add_argument("--shared", default=SHARED, help="folder of shared reconstructions (<cell>_*.swc)")
+    ap.add_argument("--seeds", type=_seed_list, default=None, metavar="S,S,...",
+                    help="seeds of the built-in trees (default 0,1,2; 0,1 with --quick)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--only", nargs="*", help="validate only these morphology names")
     ap.add_argument("--adapt", nargs="*", metavar="NAME",
@@ -228,7 +241,7 @@ def main(argv=None) -> int:
 
     start_machine = _markdown.machine()
     os.makedirs(args.out_dir, exist_ok=True)
-    todo, notes = morphology_set(args.cell, args.shared, args.quick)
+    todo, notes = morphology_set(args.cell, args.shared, args.quick, args.seeds)
     if args.only:
         todo = {k: v for k, v in todo.items() if k in args.only}
     records, pending = {}, []

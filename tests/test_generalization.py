@@ -1,5 +1,6 @@
 """Recipes on other trees (issue 18): the passive dendritic load and attenuation that
 benchmarks/generalization.py reports per tree."""
+import argparse
 import math
 from pathlib import Path
 
@@ -100,6 +101,12 @@ def test_generalization_benchmark_set_and_resume(tmp_path):
     assert not notes and not any(k.startswith("ca1_b") for k in full)
     quick, _ = bench.morphology_set("l5pc", str(tmp_path), quick=True)
     assert list(quick) == ["built-in seed 0", "built-in seed 1", "l5pc_a", "l5pc_a trunk_x0.7"]
+    seeds, _ = bench.morphology_set("l5pc", str(tmp_path / "absent"), quick=False, seeds=(3, 5))
+    assert list(seeds) == ["built-in seed 3", "built-in seed 5"]
+    assert bench._seed_list("3,5") == (3, 5)
+    for bad in ("3;5", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench._seed_list(bad)
     none, notes = bench.morphology_set("l5pc", str(tmp_path / "absent"), quick=True)
     assert list(none) == ["built-in seed 0", "built-in seed 1"] and "built-in trees only" in notes[0]
     # every record present: nothing is simulated; the exit status says whether all passed
