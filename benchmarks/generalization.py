@@ -120,16 +120,23 @@ def record_path(out_dir: str, cell: str, simulator: str, name: str, suffix: str 
 
 
 def adapt_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str, workers: int,
-              max_generations: int) -> dict:
-    """Adapt the recipe to one morphology and validate it (bridge adapt); the record saved as JSON."""
+              max_generations: int, start_dir: str | None = None, free: tuple | None = None,
+              start_values: dict | None = None) -> dict:
+    """Adapt the recipe to one morphology and validate it (bridge adapt); the record saved as JSON.
+    `start_dir`: an earlier run's folder; its adapted recipe for this tree, if any, is where the
+    search starts (`bridge adapt --start`); else `start_values`, if given. `free`: the parameters
+    it varies (`--free`)."""
     from bridge.commands.adapt import adapt_and_validate
-    from cells.adapt import AdaptSettings
+    from cells.adapt import AdaptSettings, read_adapted
 
     m = load(cell, kind, spec)
+    earlier = start_dir and record_path(start_dir, cell, simulator, name, ".recipe.json")
+    if earlier and os.path.exists(earlier):
+        start_values = read_adapted(earlier).scales
     start = time.perf_counter()
     recipe_file = record_path(out_dir, cell, simulator, name, ".recipe.json")
-    document, report = adapt_and_validate(cell, m, recipe_file, simulator,
-                                          AdaptSettings(seed=0, max_generations=max_generations), workers=workers)
+    settings = AdaptSettings(seed=0, max_generations=max_generations, start=start_values, free=free)
+    document, report = adapt_and_validate(cell, m, recipe_file, simulator, settings, workers=workers)
     rows = report_rows(report)
     rec = dict(cell=cell, morphology=name, simulator=simulator, sha256=m.sha256, scales=document["scales"],
                evaluations=document["optimizer"]["evaluations"], generations=document["optimizer"]["generations"],
@@ -233,6 +240,12 @@ def main(argv=None) -> int:
     ap.add_argument("--adapt", nargs="*", metavar="NAME",
                     help="adapt the recipe to every tree that fails (or only to the named ones), then validate")
     ap.add_argument("--max-generations", type=int, default=10, help="--adapt: CMA-ES generations at most")
+    ap.add_argument("--start-dir", metavar="DIR", help="--adapt: start each tree's search from the recipe an earlier "
+                    "run adapted for it in DIR (bridge adapt --start)")
+    ap.add_argument("--start", metavar="NAME=VALUE,...", help="--adapt: where the search starts for trees "
+                    "--start-dir has no recipe for (bridge adapt --start)")
+    ap.add_argument("--free", type=lambda v: tuple(n for n in v.split(",") if n), metavar="NAME,NAME",
+                    help="--adapt: vary only these free parameters (bridge adapt --free)")
     _markdown.add_argument(ap, "generalization_CELL")
     args = ap.parse_args(argv)
     if args.markdown:
@@ -262,6 +275,8 @@ def main(argv=None) -> int:
             print(f"{name:34s} {rec['n_passed']:2d}/{rec['n_targets']} in {rec['seconds']:.0f} s: {_failed(rec)}",
                   flush=True)
 
+    from bridge.commands.adapt import parse_start
+
     adapted, rechecks = {}, []
     for name, (kind, spec) in todo.items() if args.adapt is not None else ():
         if records[name]["n_passed"] == records[name]["n_targets"] or (args.adapt and name not in args.adapt):
@@ -276,7 +291,8 @@ def main(argv=None) -> int:
             rechecks.append((name, kind, spec, fitted[0]))
             continue
         print(f"{name}: adapting ...", file=sys.stderr, flush=True)
-        rec = adapt_one(args.cell, name, kind, spec, args.simulator, args.out_dir, args.workers, args.max_generations)
+        rec = adapt_one(args.cell, name, kind, spec, args.simulator, args.out_dir, args.workers, args.max_generations,
+                        args.start_dir, args.free, args.start and parse_start(args.start, args.cell))
         adapted[name] = rec
         print(f"{name:34s} adapted: {rec['n_passed']:2d}/{rec['n_targets']} after {rec['evaluations']} evaluations "
               f"in {rec['seconds']:.0f} s: {_failed(rec)}", flush=True)
@@ -288,6 +304,9 @@ def main(argv=None) -> int:
             print(f"{name:34s} recipe adapted in {rec['adapted_in']}: {rec['n_passed']:2d}/{rec['n_targets']} in "
                   f"{rec['seconds']:.0f} s: {_failed(rec)}", flush=True)
 
+    from cells import get_cell_type
+    from cells.adapt import describe_values
+
     rows = []
     for name in todo:
         rec = records[name]
@@ -297,7 +316,7 @@ def main(argv=None) -> int:
             a = adapted.get(name)
             row += (["-", "-", "-", "-"] if a is None else
                     [f"{a['n_passed']}/{a['n_targets']}",
-                     ", ".join(f"{k} x{v:.2f}" for k, v in a["scales"].items()),
+                     describe_values(get_cell_type(args.cell).free_parameters, a["scales"]),
                      (f"{a['evaluations']} in {a['adapted_in']} (its recipe validated here)" if "adapted_in" in a
                       else f"{a['evaluations']} in {a['seconds'] / 60:.0f} min"), _failed(a).replace("|", "\\|")])
         rows.append(row)

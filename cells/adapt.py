@@ -4,7 +4,7 @@ Hay, Schürmann, Markram & Segev 2013 (J Neurophysiol 109:2972) kept one model's
 axo-somatic firing across many reconstructions by refitting a few conductances per tree.
 Here a cell type declares a handful of free parameters (`CellType.free_parameters`): each
 multiplies the densities of some channels in some regions (e.g. somatic persistent Na, the
-hot zone's Ca), within bounds. `adapt` fits them to the type's own validation targets with
+hot zone's Ca), or shifts the leak reversal of some regions by a few mV, within bounds. `adapt` fits them to the type's own validation targets with
 CMA-ES and returns the adapted recipe; `write_adapted` / `read_adapted` keep it as JSON with
 its provenance (morphology hash, base recipe hash, targets, optimizer settings, scores), so
 `bridge validate|characterize --recipe FILE` rebuild exactly that cell.
@@ -46,12 +46,19 @@ FORMAT = "dendritic-bridge adapted recipe"
 FORMAT_VERSION = 1
 
 
+KINDS = ("scale", "shift_mV")
+
+
 @dataclass(frozen=True)
 class FreeParameter:
-    """A multiplicative scale on the density of `mechanisms` in the recipe's channel entries
-    whose regions are exactly `regions`, between `low` and `high` (1.0: the recipe as
-    published/tuned). `protocols`: the validation protocols it acts on (the objective runs
-    their union). `why`: the reason and source, printed in the recipe's documentation."""
+    """What `bridge adapt` may change in a recipe, between `low` and `high`.
+
+    kind "scale": a factor on the density of `mechanisms` in the recipe's channel entries
+    whose regions are exactly `regions` (1.0: the recipe as published/tuned; 0 < low < 1 < high).
+    kind "shift_mV": mV added to the leak reversal (`mechanisms` ("pas",)) of the recipe's
+    passive entries for `regions` (0: unchanged; low < 0 < high).
+    `protocols`: the validation protocols it acts on (the objective runs their union).
+    `why`: the reason and source, printed in the recipe's documentation."""
     name: str
     mechanisms: tuple[str, ...]
     regions: tuple[str, ...]
@@ -59,11 +66,31 @@ class FreeParameter:
     high: float
     protocols: tuple[str, ...]
     why: str = ""
+    kind: str = "scale"
 
     def __post_init__(self):
-        if not 0 < self.low < 1 < self.high:
-            raise InputError(f"free parameter {self.name!r}: bounds must satisfy 0 < low < 1 < high, "
-                             f"got {self.low:g}, {self.high:g}")
+        if self.kind not in KINDS:
+            raise InputError(f"free parameter {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if not self.low < self.neutral < self.high or (self.kind == "scale" and self.low <= 0):
+            need = "0 < low < 1 < high" if self.kind == "scale" else "low < 0 < high"
+            raise InputError(f"free parameter {self.name!r}: bounds must satisfy {need}, got {self.low:g}, {self.high:g}")
+        if self.kind == "shift_mV" and tuple(self.mechanisms) != ("pas",):
+            raise InputError(f"free parameter {self.name!r}: a shift_mV parameter moves the leak reversal, "
+                             f"mechanisms must be ('pas',), got {self.mechanisms}")
+
+    @property
+    def neutral(self) -> float:
+        """The value that leaves the recipe unchanged."""
+        return 1.0 if self.kind == "scale" else 0.0
+
+    def describe(self, value: float) -> str:
+        return f"{self.name} x{value:.3g}" if self.kind == "scale" else f"{self.name} {value:+.2f} mV"
+
+
+def describe_values(free_parameters: Iterable[FreeParameter], values: dict) -> str:
+    """'soma_Nap x0.66, leak_reversal +3.90 mV' (values of parameters not declared: as numbers)."""
+    params = {p.name: p for p in free_parameters}
+    return ", ".join(params[k].describe(v) if k in params else f"{k} {v:.3g}" for k, v in values.items())
 
 
 @dataclass(frozen=True)
@@ -77,27 +104,37 @@ class Scaled:
 
 
 def apply_scales(recipe, free_parameters: Iterable[FreeParameter], scales: dict[str, float]):
-    """`recipe` with each free parameter's channels scaled; the name gets an `+adapted` suffix."""
+    """`recipe` with each free parameter's value applied (density scales, leak-reversal
+    shifts); the name gets an `+adapted` suffix. All values neutral: `recipe` itself."""
     params = {p.name: p for p in free_parameters}
     unknown = set(scales) - set(params)
     if unknown:
         raise InputError(f"unknown free parameter(s) {', '.join(sorted(unknown))} for {recipe.name}: "
                          f"choose from {', '.join(params) or '(none declared)'}")
-    channels = list(recipe.channels)
-    for name, factor in scales.items():
+    channels, passive = list(recipe.channels), list(recipe.passive)
+    for name, value in scales.items():
         p = params[name]
+        if p.kind == "shift_mV":
+            hits = [i for i, (region, _) in enumerate(passive) if region in p.regions]
+            if {passive[i][0] for i in hits} != set(p.regions):
+                raise InputError(f"free parameter {name!r}: recipe {recipe.name} has no passive entry for "
+                                 f"{', '.join(sorted(set(p.regions) - {passive[i][0] for i in hits}))}")
+            for i in hits:
+                region, props = passive[i]
+                passive[i] = (region, replace(props, e_pas_mV=props.e_pas_mV + float(value)))
+            continue
         hits = [i for i, c in enumerate(channels) if c.mechanism in p.mechanisms and tuple(c.regions) == p.regions]
         if not hits or any(channels[i].gbar is None for i in hits):
             raise InputError(f"free parameter {name!r}: recipe {recipe.name} has no density of "
                              f"{'/'.join(p.mechanisms)} in exactly {p.regions}")
-        if factor == 1.0:
+        if value == 1.0:
             continue
         for i in hits:
-            channels[i] = replace(channels[i], gbar=Scaled(channels[i].gbar, float(factor)))
-    if all(f == 1.0 for f in scales.values()):
+            channels[i] = replace(channels[i], gbar=Scaled(channels[i].gbar, float(value)))
+    if all(v == params[k].neutral for k, v in scales.items()):
         return recipe
     base = recipe.name.split("+")[0]
-    return replace(recipe, name=f"{base}+adapted", channels=tuple(channels))
+    return replace(recipe, name=f"{base}+adapted", channels=tuple(channels), passive=tuple(passive))
 
 
 # ----------------------------------------------------------------------------- objective
@@ -148,18 +185,27 @@ class AdaptSettings:
     seed: int = 0
     max_generations: int = 10
     popsize: int | None = None       # None: CMA-ES's default, 4 + 3 ln(n)
-    sigma0: float = 0.15             # initial step, in units of each parameter's log-range: the
-                                     # recipe is near a passing cell; 0.25 toggled the bAP (a
+    sigma0: float = 0.15             # initial step, in units of each parameter's (log-)range:
+                                     # the recipe is near a passing cell; 0.25 toggled the bAP (a
                                      # threshold in apical Na) back and forth (built-in seed 1)
+    start: dict | None = None        # where the search starts (e.g. an earlier adaptation's values,
+                                     # `bridge adapt --start`); parameters not named: neutral
+    free: tuple | None = None        # names of the parameters the search varies (None: all); the
+                                     # others stay at the start (`bridge adapt --free`)
 
 
-def _to_unit(p: FreeParameter, scale: float) -> float:
-    return (math.log(scale) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
+def _to_unit(p: FreeParameter, value: float) -> float:
+    """The optimizer's coordinate in [0, 1]: log(scale) or the shift, between the bounds."""
+    if p.kind == "scale":
+        return (math.log(value) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
+    return (value - p.low) / (p.high - p.low)
 
 
 def _from_unit(p: FreeParameter, u: float) -> float:
     u = min(max(float(u), 0.0), 1.0)
-    return float(f"{math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low))):.6g}")
+    if p.kind == "scale":
+        return float(f"{math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low))):.6g}")
+    return round(p.low + u * (p.high - p.low), 4)
 
 
 def evaluation_key(run: dict, scales: dict) -> str:
@@ -183,7 +229,7 @@ def adapt(cell: str, morphology=None, simulator: str = "neuron", settings: Adapt
     `cache`: evaluation key -> result from an earlier, interrupted run (replayed, not
     recomputed); `on_evaluation(key, result)` is called for each new result (to log it).
     Stops at the first generation whose best candidate passes every objective target (the
-    unchanged recipe is tried first), or after `max_generations`. Returns the best result
+    start, by default the unchanged recipe, is tried first), or after `max_generations`. Returns the best result
     with the run's description (`run`), the optimizer's settings and the history.
     """
     import cma
@@ -222,9 +268,29 @@ def adapt(cell: str, morphology=None, simulator: str = "neuron", settings: Adapt
         history.append([{"scales": r["scales"], "score": r["score"], "n_failed": r["n_failed"]} for r in out])
         return out
 
-    unit = {p.name: 1.0 for p in params}
-    best = generation([unit])[0]
-    say(f"generation 0 (the recipe unchanged): score {best['score']:.2f}, {best['n_failed']} target(s) failed")
+    start = {p.name: p.neutral for p in params}
+    given = dict(settings.start or {})
+    unknown = sorted(set(given) - set(start))
+    if unknown:
+        raise InputError(f"start: unknown free parameter(s) {', '.join(unknown)} for {cell}: "
+                         f"choose from {', '.join(start)}")
+    for p in params:
+        if p.name in given:
+            value = float(given[p.name])
+            if not p.low <= value <= p.high:
+                raise InputError(f"start: {p.name} = {value:g} is outside its bounds [{p.low:g}, {p.high:g}]")
+            start[p.name] = value
+    free = [p for p in params if settings.free is None or p.name in settings.free]
+    unknown = sorted(set(settings.free or ()) - set(start))
+    if unknown:
+        raise InputError(f"free: unknown free parameter(s) {', '.join(unknown)} for {cell}: "
+                         f"choose from {', '.join(start)}")
+    if len(free) < 2:      # cma: "Optimization in 1-D is not supported" (it fails in `tell` when sigma grows)
+        raise InputError(f"free: CMA-ES needs at least 2 parameters to vary, got {len(free)}")
+    best = generation([start])[0]
+    where = "the recipe unchanged" if all(v == p.neutral for p, v in zip(params, start.values())) else \
+        "the start: " + describe_values(params, start)
+    say(f"generation 0 ({where}): score {best['score']:.2f}, {best['n_failed']} target(s) failed")
     n_gen = 0
     es = None
     if best["n_failed"]:
@@ -233,10 +299,10 @@ def adapt(cell: str, morphology=None, simulator: str = "neuron", settings: Adapt
                 "maxiter": settings.max_generations}
         if settings.popsize:
             opts["popsize"] = settings.popsize
-        es = cma.CMAEvolutionStrategy([_to_unit(p, 1.0) for p in params], settings.sigma0, opts)
+        es = cma.CMAEvolutionStrategy([_to_unit(p, start[p.name]) for p in free], settings.sigma0, opts)
         while n_gen < settings.max_generations and not es.stop():
             xs = es.ask()
-            candidates = [{p.name: _from_unit(p, u) for p, u in zip(params, x)} for x in xs]
+            candidates = [{**start, **{p.name: _from_unit(p, u) for p, u in zip(free, x)}} for x in xs]
             results = generation(candidates)
             es.tell(xs, [r["score"] for r in results])
             n_gen += 1
@@ -245,15 +311,17 @@ def adapt(cell: str, morphology=None, simulator: str = "neuron", settings: Adapt
                 best = gen_best
             say(f"generation {n_gen}: best score {gen_best['score']:.2f} ({gen_best['n_failed']} failed); "
                 f"so far {best['score']:.2f} ({best['n_failed']} failed) at "
-                + ", ".join(f"{k} x{v:.3g}" for k, v in best["scales"].items()))
+                + describe_values(params, best["scales"]))
             if best["n_failed"] == 0:
                 break
     optimizer = {"name": "CMA-ES", "package": f"cma {cma.__version__}", "seed": settings.seed,
                  "cma_seed": settings.seed + 1, "sigma0": settings.sigma0,
                  "popsize": es.popsize if es is not None else None,
-                 "max_generations": settings.max_generations, "generations": n_gen,
+                 "max_generations": settings.max_generations, "generations": n_gen, "start": start,
+                 "free": [p.name for p in free],
                  "evaluations": sum(len(g) for g in history),
-                 "parameter_space": "log(scale) mapped to [0, 1] between each parameter's bounds"}
+                 "parameter_space": "log(scale), or the shift in mV, mapped to [0, 1] between each "
+                                    "parameter's bounds"}
     return {"run": run, "morphology": morph, "best": best, "optimizer": optimizer, "history": history}
 
 
@@ -284,8 +352,9 @@ def adapted_document(result: dict, validation_rows=None) -> dict:
         "morphology": {"source": morph.source, "name": morph.name, "sha256": morph.sha256},
         "simulator": run["simulator"],
         "scales": best["scales"],
-        "free_parameters": [{"name": p.name, "mechanisms": list(p.mechanisms), "regions": list(p.regions),
-                             "bounds": [p.low, p.high], "protocols": list(p.protocols), "why": p.why}
+        "free_parameters": [{"name": p.name, "kind": p.kind, "mechanisms": list(p.mechanisms),
+                             "regions": list(p.regions), "bounds": [p.low, p.high], "protocols": list(p.protocols),
+                             "why": p.why}
                             for p in cell_type.free_parameters],
         "objective": {"protocols": run["protocols"], "score": best["score"], "n_failed": best["n_failed"],
                       "rows": best["rows"],

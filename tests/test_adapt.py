@@ -66,16 +66,38 @@ def test_free_parameters_scale_exactly_their_channels(cell):
     for p in cell_type.free_parameters:
         adapted = apply_scales(recipe, cell_type.free_parameters, {p.name: 1.7})
         assert adapted.name == f"{cell}+adapted" and adapted.sha256() != recipe.sha256()
+        for (region, before), (_, after) in zip(recipe.passive, adapted.passive):
+            shift = 1.7 if p.kind == "shift_mV" and region in p.regions else 0.0
+            assert after == replace(before, e_pas_mV=before.e_pas_mV + shift), (p.name, region)
         for before, after in zip(recipe.channels, adapted.channels):
             if before.gbar is None:
                 assert after.gbar is None
                 continue
-            hit = before.mechanism in p.mechanisms and tuple(before.regions) == p.regions
+            hit = p.kind == "scale" and before.mechanism in p.mechanisms and tuple(before.regions) == p.regions
             for d in (0.0, 150.0, 700.0):
                 expected = before.gbar(d, ctx) * (1.7 if hit else 1.0)
                 assert after.gbar(d, ctx) == pytest.approx(expected, rel=1e-12), (p.name, before)
-    # all scales 1: the recipe itself (same hash, datasets stay comparable)
-    assert apply_scales(recipe, cell_type.free_parameters, {p.name: 1.0 for p in cell_type.free_parameters}) is recipe
+    # all values neutral (scales 1, shifts 0): the recipe itself (same hash, datasets stay comparable)
+    neutral = {p.name: p.neutral for p in cell_type.free_parameters}
+    assert apply_scales(recipe, cell_type.free_parameters, neutral) is recipe
+
+
+def test_leak_reversal_shift_moves_every_region_and_reads_in_mV():
+    """The l5pc leak-reversal parameter is additive (mV) and maps linearly onto the optimizer's
+    [0, 1]; the density scales map log-wise."""
+    from cells.adapt import _from_unit, _to_unit, describe_values
+
+    params = get_cell_type("l5pc").free_parameters
+    leak = {p.name: p for p in params}["leak_reversal"]
+    assert leak.kind == "shift_mV" and leak.neutral == 0.0 and (leak.low, leak.high) == (-5.0, 5.0)
+    assert {r for r, _ in get_cell_type("l5pc").recipe.passive} == set(leak.regions)
+    shifted = apply_scales(get_cell_type("l5pc").recipe, params, {"leak_reversal": 4.0})
+    assert {p.e_pas_mV for _, p in shifted.passive} == {-79.0}                  # -83 + 4 everywhere
+    assert _to_unit(leak, 0.0) == 0.5 and _from_unit(leak, 0.9) == 4.0 and _from_unit(leak, 1.4) == 5.0
+    nap = {p.name: p for p in params}["soma_Nap"]
+    assert _from_unit(nap, _to_unit(nap, 1.0)) == pytest.approx(1.0)
+    assert _to_unit(nap, math.sqrt(nap.low * nap.high)) == pytest.approx(0.5)   # log-wise
+    assert describe_values(params, {"soma_Nap": 0.66, "leak_reversal": 3.9}) == "soma_Nap x0.66, leak_reversal +3.90 mV"
 
 
 def test_bad_free_parameters_are_refused():
@@ -85,6 +107,15 @@ def test_bad_free_parameters_are_refused():
         apply_scales(TOY_RECIPE, (FreeParameter("x", ("Kv3",), ("apical",), 0.5, 2.0, ("fi",)),), {"x": 2.0})
     with pytest.raises(InputError, match="bounds"):
         FreeParameter("x", ("Kv3",), ("soma",), 1.2, 2.0, ("fi",))
+    with pytest.raises(InputError, match=r"bounds must satisfy low < 0 < high"):
+        FreeParameter("x", ("pas",), ("soma",), 0.5, 2.0, ("fi",), kind="shift_mV")
+    with pytest.raises(InputError, match=r"mechanisms must be \('pas',\)"):
+        FreeParameter("x", ("Kv3",), ("soma",), -2.0, 2.0, ("fi",), kind="shift_mV")
+    with pytest.raises(InputError, match="kind must be one of"):
+        FreeParameter("x", ("Kv3",), ("soma",), 0.5, 2.0, ("fi",), kind="offset")
+    with pytest.raises(InputError, match="no passive entry for apical"):
+        apply_scales(TOY_RECIPE, (FreeParameter("x", ("pas",), ("apical",), -2.0, 2.0, ("fi",), kind="shift_mV"),),
+                     {"x": 1.0})
     with pytest.raises(InputError, match="outside its validation plan"):
         replace(TOY, name="bad", free_parameters=(FreeParameter("x", ("Kv3",), ("soma", "axon"), 0.5, 2.0,
                                                                  ("bac",)),))
@@ -135,6 +166,58 @@ def test_adapt_is_seeded_and_resumes_from_its_log(fitted, toy):
                   on_evaluation=lambda key, r: more.append(key))
     assert len(more) == len(logged) - len(half)
     assert third["best"]["scales"] == result["best"]["scales"]
+
+
+def test_adapt_starts_where_it_is_told(fitted, toy):
+    """--start: generation 0 is the given point (here the fitted one: it passes, nothing more
+    is run). A start outside the bounds, a start or --free naming an unknown parameter, and
+    --free with one parameter (cma does not do 1-D) are refused."""
+    result, _ = fitted
+    settings = AdaptSettings(seed=3, max_generations=8, start=result["best"]["scales"])
+    again = adapt("toyadapt", settings=settings)
+    assert again["optimizer"]["evaluations"] == 1 and again["optimizer"]["generations"] == 0
+    assert again["best"]["scales"] == result["best"]["scales"] == again["optimizer"]["start"]
+    assert again["best"]["n_failed"] == 0
+    partial_start = adapt("toyadapt", settings=AdaptSettings(seed=3, max_generations=1, start={"soma_Kv3": 0.4}))
+    assert partial_start["history"][0][0]["scales"] == {"soma_Kv3": 0.4, "soma_NaTa": 1.0}   # the other: neutral
+    with pytest.raises(InputError, match="unknown free parameter"):
+        adapt("toyadapt", settings=AdaptSettings(free=("soma_Cav", "soma_Kv3")))
+    with pytest.raises(InputError, match="at least 2 parameters"):
+        adapt("toyadapt", settings=AdaptSettings(free=("soma_Kv3",)))
+    with pytest.raises(InputError, match="outside its bounds"):
+        adapt("toyadapt", settings=AdaptSettings(start={"soma_Kv3": 9.0}))
+    with pytest.raises(InputError, match="unknown free parameter"):
+        adapt("toyadapt", settings=AdaptSettings(start={"soma_Cav": 1.0}))
+
+
+def test_free_varies_only_the_named_parameters_and_shifts_the_leak():
+    """--free: two of three parameters vary (one a leak-reversal shift, run for real); the
+    third stays where the start put it in every candidate."""
+    leak = FreeParameter("leak", ("pas",), ("all",), -4.0, 4.0, ("passive", "fi"), "test", kind="shift_mV")
+    three = replace(TOY_ADAPT, name="toyleak", free_parameters=TOY_FREE + (leak,))
+    register_cell_type(three, replace=True)
+    try:
+        result = adapt("toyleak", settings=AdaptSettings(seed=3, max_generations=2, start={"soma_NaTa": 1.3},
+                                                          free=("soma_Kv3", "leak")))
+    finally:
+        unregister_cell_type("toyleak")
+    candidates = [c["scales"] for g in result["history"] for c in g]
+    assert len(candidates) in (1 + 6, 1 + 2 * 6)              # the start, then generations of 4 + 3 ln 2 = 6
+    assert {c["soma_NaTa"] for c in candidates} == {1.3}
+    assert len({c["soma_Kv3"] for c in candidates}) >= 6 and len({c["leak"] for c in candidates}) >= 6
+    assert all(-4.0 <= c["leak"] <= 4.0 for c in candidates) and candidates[0]["leak"] == 0.0
+    assert result["optimizer"]["free"] == ["soma_Kv3", "leak"]
+
+
+def test_start_reads_a_recipe_file_or_values(fitted, toy, tmp_path):
+    from bridge.commands.adapt import parse_start
+
+    assert parse_start("soma_Kv3=0.4, soma_NaTa=1.25", "toyadapt") == {"soma_Kv3": 0.4, "soma_NaTa": 1.25}
+    path = tmp_path / "earlier.json"
+    write_adapted(adapted_document(fitted[0]), path)
+    assert parse_start(str(path), "toyadapt") == fitted[0]["best"]["scales"]
+    with pytest.raises(InputError, match="a toyadapt recipe, not l5pc"):
+        parse_start(str(path), "l5pc")
 
 
 def test_a_recipe_that_passes_is_not_fitted(toy):
@@ -212,6 +295,12 @@ def test_cli_adapt_then_validate_and_characterize_with_the_recipe(tmp_path):
     again = _bridge(["adapt", "toyadapt", "-o", str(out)], env)
     assert again.returncode == 2 and "already exists" in again.stderr and "--overwrite" in again.stderr
 
+    restart = _bridge(["adapt", "toyadapt", "-o", str(tmp_path / "again.json"), "--workers", "0",
+                       "--start", str(out)], env)
+    assert restart.returncode == 0, restart.stderr
+    assert "generation 0 (the start: soma_Kv3 x" in restart.stderr
+    assert json.loads((tmp_path / "again.json").read_text())["optimizer"]["evaluations"] == 1
+
     after = _bridge(["validate", "toyadapt", "--fast", "--recipe", str(out)], env)
     assert after.returncode == 0, after.stdout + after.stderr
     wrong = _bridge(["validate", "ca1", "--recipe", str(out)], env)
@@ -237,6 +326,10 @@ def test_cli_adapt_refuses_bad_input_and_leaves_nothing(tmp_path):
         (["adapt", "no_cell", "-o", str(out)], "unknown cell 'no_cell'"),
         (["adapt", "toyadapt", "-o", str(tmp_path / "no_dir" / "x.json")], "does not exist"),
         (["validate", "toyadapt", "--recipe", str(tmp_path / "none.json")], "no such recipe file"),
+        (["adapt", "toyadapt", "-o", str(out), "--start", str(tmp_path / "none.json")], "no such recipe file"),
+        (["adapt", "toyadapt", "-o", str(out), "--free", "soma_Kv3,soma_Cav"], "--free: unknown free parameter(s) soma_Cav"),
+        (["adapt", "toyadapt", "-o", str(out), "--free", "soma_Kv3"], "--free: CMA-ES needs at least 2 parameters"),
+        (["adapt", "toyadapt", "-o", str(out), "--start", "soma_Kv3=low"], "is not NAME=VALUE with a number"),
         (["validate", "toyadapt", "--adapt", "--recipe", str(out)], "exclude each other"),
     ]
     for args, message in cases:

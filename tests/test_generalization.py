@@ -125,7 +125,7 @@ def test_generalization_benchmark_set_and_resume(tmp_path):
     assert "| built-in seed 1 | 600 | 12.0 | 0/1 | 1 | fi_step1_hz 9.9 (6 ± 1.22 Hz) |" in text
     # an adapted record for the failing tree: the table gains its result, and all pass now
     adapted = dict(cell="l5pc", morphology="built-in seed 1", simulator="neuron", sha256="x",
-                   scales={"soma_Nap": 0.61, "soma_SK": 1.5}, evaluations=17, generations=2, n_passed=1, n_targets=1,
+                   scales={"soma_Nap": 0.61, "soma_SK": 1.5, "leak_reversal": 3.5}, evaluations=17, generations=2, n_passed=1, n_targets=1,
                    rows=[dict(feature="fi_step1_hz", target="6 ± 1.22 Hz", measured=6.4, passed=True, unit="Hz")],
                    recipe_file="r.json", seconds=600.0)
     Path(bench.record_path(str(out), "l5pc", "neuron", "built-in seed 1", ".adapted.json")).write_text(
@@ -134,7 +134,7 @@ def test_generalization_benchmark_set_and_resume(tmp_path):
                          "--markdown", str(md), "--adapt"])
     text = md.read_text()
     assert status == 0 and "1 of the 1 failing were adapted" in text and "2 of 2 in all" in text
-    assert "| 1/1 | soma_Nap x0.61, soma_SK x1.50 | 17 in 10 min | - |" in text
+    assert "| 1/1 | soma_Nap x0.61, soma_SK x1.5, leak_reversal +3.50 mV | 17 in 10 min | - |" in text
 
 
 def test_generalization_benchmark_two_simulator_summary(tmp_path):

@@ -3,8 +3,9 @@ reconstructions: `bridge validate CELL --morphology`): every published target of
 the ca1 features whose protocols take about a minute (passive, f-I, bAP, attenuation). The
 ca1 synaptic protocols take ~8 more minutes and are run by `bridge validate ca1` (docs/validation.md).
 
-One module-scoped validation run per cell; each feature is its own test, so a failure names
-the feature, its target and the measured value. Features the models do not meet yet are
+One validation run per cell, in a module of its own (ca1: test_validation_ca1.py); each
+feature is its own test, so a failure names the feature, its target and the measured
+value. Features the models do not meet yet are
 strict xfails with the measured value in the reason: they turn into failures the moment
 they start passing, so this list cannot silently go stale.
 """
@@ -21,11 +22,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
 }
 
 
-@pytest.fixture(scope="module")
-def reports():
-    return {}
-
-
 # cell -> (protocols run here, None for all; features tested)
 TESTED = {
     "l5pc": (None, tuple(t.feature for t in get_cell_type("l5pc").targets)),
@@ -36,28 +32,31 @@ TESTED = {
 }
 
 
-def _report(reports, cell):
-    if cell not in reports:
-        reports[cell] = validate(cell, fast=True, protocols=TESTED[cell][0])
-    return reports[cell]
+def builtin_feature_test(cell: str):
+    """The test of every feature of `cell` in TESTED, one validation run per process. One cell
+    per test module (ca1's is test_validation_ca1.py): `make test` hands out whole modules, so
+    the two runs (~7 and ~3 min) go to both test processes."""
+    protocols, features = TESTED[cell]
+    cache = {}
 
-
-def _cases():
-    for cell, (_, features) in TESTED.items():
+    def params():
         for feature in features:
-            marks = []
             reason = KNOWN_FAILURES.get((cell, feature))
-            if reason:
-                marks.append(pytest.mark.xfail(strict=True, reason=reason))
-            yield pytest.param(cell, feature, marks=marks, id=f"{cell}-{feature}")
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            yield pytest.param(feature, marks=marks, id=f"{cell}-{feature}")
+
+    @pytest.mark.parametrize("feature", list(params()))
+    def test_builtin_feature(feature):
+        if "report" not in cache:
+            cache["report"] = validate(cell, fast=True, protocols=protocols)
+        row = {r.feature: r for r in cache["report"].rows}.get(feature)
+        assert row is not None, f"{cell}: feature {feature} was not measured"
+        assert row.passed, f"{cell}: {feature} = {row.measured:.3g}, target {row.target} ({row.source})"
+
+    return test_builtin_feature
 
 
-@pytest.mark.parametrize("cell,feature", list(_cases()))
-def test_builtin_feature(reports, cell, feature):
-    report = _report(reports, cell)
-    row = {r.feature: r for r in report.rows}.get(feature)
-    assert row is not None, f"{cell}: feature {feature} was not measured"
-    assert row.passed, f"{cell}: {feature} = {row.measured:.3g}, target {row.target} ({row.source})"
+test_builtin_feature = builtin_feature_test("l5pc")
 
 
 # ------------------------------------------------------------------ feature logic on made-up sweeps

@@ -1,7 +1,7 @@
 """Adapt a cell type's recipe to your reconstruction, for what the recipe cannot carry.
 
-Fits the cell type's free parameters (a few channel-density scales, each with bounds; see
-`cells.adapt` and the cell's recipe module) to its own validation targets with CMA-ES,
+Fits the cell type's free parameters (a few channel-density scales and leak-reversal
+shifts, each with bounds; see `cells.adapt` and the cell's recipe module) to its own validation targets with CMA-ES,
 then validates the adapted cell on every target (`--fast` protocols) and writes it as a
 JSON recipe: the scales, the morphology's and base recipe's hashes, the targets and their
 z-scores, the optimizer's settings, the history, and the final validation.
@@ -17,6 +17,7 @@ file is written all the same), 2 on bad input.
 examples:
   bridge adapt l5pc --morphology my_l5.swc -o my_l5.recipe.json
   bridge adapt l5pc --morphology my_l5.swc -o my_l5.recipe.json --max-generations 6 --workers 2
+  bridge adapt l5pc --morphology my_l5.swc -o my_l5.v2.recipe.json --start my_l5.recipe.json --free leak_reversal
   bridge validate l5pc --recipe my_l5.recipe.json --fast
 """
 from __future__ import annotations
@@ -53,6 +54,11 @@ def add_optimizer_arguments(parser, d) -> None:
     parser.add_argument("--workers", type=int, metavar="N",
                         help="local worker processes (default: all cores; 0: in this process)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed scheduler")
+    parser.add_argument("--start", metavar="RECIPE.json|NAME=VALUE,...", help="start the search from an earlier "
+                        "adapted recipe's values (e.g. one adapted before a free parameter was added), or from the "
+                        "values given; those not given start at the recipe's")
+    parser.add_argument("--free", metavar="NAME,NAME", help="vary only these free parameters; the others stay at "
+                        "the start (default: all the cell type declares)")
 
 
 def settings_from(args):
@@ -65,7 +71,42 @@ def settings_from(args):
         raise InputError(f"--popsize must be >= 2, got {args.popsize}")
     if args.workers is not None and args.workers < 0:
         raise InputError(f"--workers must be >= 0, got {args.workers}")
-    return AdaptSettings(seed=args.seed, max_generations=args.max_generations, popsize=args.popsize)
+    start = parse_start(args.start, args.cell) if args.start else None
+    free = None
+    if args.free is not None:
+        from cells import get_cell_type
+
+        free = tuple(n.strip() for n in args.free.split(",") if n.strip())
+        names = [p.name for p in get_cell_type(args.cell).free_parameters]
+        unknown = [n for n in free if n not in names]
+        if unknown:
+            raise InputError(f"--free: unknown free parameter(s) {', '.join(unknown)} for {args.cell}: "
+                             f"choose from {', '.join(names)}")
+        if len(free) < 2:
+            raise InputError(f"--free: CMA-ES needs at least 2 parameters to vary (cma does not support 1-D), "
+                             f"got {len(free)}")
+    return AdaptSettings(seed=args.seed, max_generations=args.max_generations, popsize=args.popsize, start=start,
+                         free=free)
+
+
+def parse_start(text: str, cell: str) -> dict:
+    """--start: an adapted recipe file's values, or NAME=VALUE,... (names checked by `adapt`)."""
+    from cells.adapt import read_adapted
+    from dendritic_errors import InputError
+
+    if "=" in text and not os.path.exists(text):
+        start = {}
+        for item in filter(None, (i.strip() for i in text.split(","))):
+            name, _, value = item.partition("=")
+            try:
+                start[name.strip()] = float(value)
+            except ValueError:
+                raise InputError(f"--start: {item!r} is not NAME=VALUE with a number") from None
+        return start
+    earlier = read_adapted(text)
+    if earlier.cell != cell:
+        raise InputError(f"--start {text}: a {earlier.cell} recipe, not {cell}")
+    return earlier.scales
 
 
 def say(msg: str) -> None:
@@ -121,10 +162,13 @@ def adapt_and_validate(cell: str, morphology, output: str, simulator: str, setti
         index = {id(item): i for i, item in enumerate(items)}
         run_each(fn, items, lambda item, result: finished(index[id(item)], result), workers=workers, client=client)
 
-    names = ", ".join(f"{p.name} [{p.low:g}, {p.high:g}]" for p in cell_type.free_parameters)
+    names = ", ".join(f"{p.name} [{p.low:g}, {p.high:g}]{' mV' if p.kind == 'shift_mV' else ''}"
+                      for p in cell_type.free_parameters)
     where = (f"Dask scheduler {scheduler}" if client else "this process" if workers == 0
              else f"{workers or os.cpu_count()} local worker(s)")
     altered = f" [{morph.name.split('~', 1)[1]}]" if "~" in morph.name else ""   # an altered copy (variants)
+    if settings.free is not None:
+        names += f" (varied: {', '.join(settings.free)}; the others fixed at the start)"
     say(f"adapt {cell} on {morph.source}{altered} ({simulator}): {names}; CMA-ES seed {settings.seed}, "
         f"at most {settings.max_generations} generations, on {where}")
     try:
@@ -155,7 +199,10 @@ def adapt_and_validate(cell: str, morphology, output: str, simulator: str, setti
 
 def summary(document: dict, report) -> str:
     opt = document["optimizer"]
-    scales = ", ".join(f"{k} x{v:.3g}" for k, v in document["scales"].items())
+    from cells import get_cell_type
+    from cells.adapt import describe_values
+
+    scales = describe_values(get_cell_type(document["cell"]).free_parameters, document["scales"])
     return (f"scales: {scales}\n"
             f"objective ({', '.join(document['objective']['protocols'])}): score {document['objective']['score']:.2f}, "
             f"{document['objective']['n_failed']} failed; {opt['evaluations']} evaluations, "

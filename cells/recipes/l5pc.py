@@ -147,5 +147,16 @@ CELL_TYPE = CellType(
                       "transient Na in the apical tree: bAP amplitude at 660/800 um"),
         FreeParameter("hot_zone_Ca", ("CaLVA", "CaHVA"), ("apical",), 0.33, 3.0, ("bac",),
                       "the hot zone's Ca channels: the Ca spike with BAC, none with a bAP alone"),
+        # Added when the five above left built-in seeds 1 and 6 failing only the step-1 latency
+        # (49-67 ms, target <= 44.4): the recipe's -83 mV was itself tuned for that latency
+        # (TUNING, round 2), and a few mV less negative gave both trees every passive and f-I
+        # target without bringing the block back (docs/cells.md). Bounds +-5 mV: Hay et al.
+        # 2011 used -90 mV, our tuning moved it 7 mV. The resting potential acts on every
+        # protocol, the basal NMDA sweep too (seed 1 at +3 mV lost its sigmoidal response), but
+        # that sweep (~5 min) stays out of the objective: the final validation checks it.
+        FreeParameter("leak_reversal", ("pas",), ("all", "soma", "axon", "basal", "apical"), -5.0, 5.0,
+                      ("passive", "fi", "bap", "bac"),
+                      "the leak reversal e_pas everywhere, shifted: resting potential, so rheobase and the "
+                      "first-spike latency", kind="shift_mV"),
     ),
 )
