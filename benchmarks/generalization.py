@@ -119,6 +119,19 @@ def record_path(out_dir: str, cell: str, simulator: str, name: str, suffix: str 
     return os.path.join(out_dir, f"{cell}-{simulator}-{name.replace(' ', '_').replace('%', 'pct')}{suffix}")
 
 
+def _search(cell: str, rec: dict) -> str:
+    """', from a given start, varying X, Y' when the adapted recipe's search did not start at
+    the recipe or varied only some parameters (read from its file, if it is there)."""
+    from cells import get_cell_type
+
+    opt = (load_record(rec.get("recipe_file", "")) or {}).get("optimizer", {})
+    params = get_cell_type(cell).free_parameters
+    moved = any(opt.get("start", {}).get(p.name, p.neutral) != p.neutral for p in params)
+    some = opt.get("free") is not None and len(opt["free"]) < len(params)
+    return ((", from a given start (--start)" if moved else "")
+            + (f", varying {', '.join(opt['free'])} (--free)" if some else ""))
+
+
 def adapt_one(cell: str, name: str, kind: str, spec, simulator: str, out_dir: str, workers: int,
               max_generations: int, start_dir: str | None = None, free: tuple | None = None,
               start_values: dict | None = None) -> dict:
@@ -318,7 +331,8 @@ def main(argv=None) -> int:
                     [f"{a['n_passed']}/{a['n_targets']}",
                      describe_values(get_cell_type(args.cell).free_parameters, a["scales"]),
                      (f"{a['evaluations']} in {a['adapted_in']} (its recipe validated here)" if "adapted_in" in a
-                      else f"{a['evaluations']} in {a['seconds'] / 60:.0f} min"), _failed(a).replace("|", "\\|")])
+                      else f"{a['evaluations']} in {a['seconds'] / 60:.0f} min") + _search(args.cell, a),
+                     _failed(a).replace("|", "\\|")])
         rows.append(row)
     n_all = sum(r["n_passed"] == r["n_targets"] for r in records.values())
     summary = f"{n_all} of {len(todo)} morphologies pass every target."

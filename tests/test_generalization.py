@@ -183,3 +183,21 @@ def test_generalization_benchmark_two_simulator_summary(tmp_path):
         f.unlink()
     bench.main(args)
     assert "both simulators" not in md.read_text()
+
+
+def test_generalization_table_says_where_an_adaptation_started(tmp_path):
+    """The cost column says when the search started at given values or varied only some
+    parameters (read from the adapted recipe's file), and nothing when it did neither."""
+    import json
+
+    bench = _benchmark()
+    names = [p.name for p in get_cell_type("l5pc").free_parameters]
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"optimizer": {"start": {n: (3.6 if n == "leak_reversal" else 1.0) for n in names},
+                                                "free": ["soma_Nap", "leak_reversal"]}}))
+    assert bench._search("l5pc", {"recipe_file": str(recipe)}) == \
+        ", from a given start (--start), varying soma_Nap, leak_reversal (--free)"
+    recipe.write_text(json.dumps({"optimizer": {"start": {n: (0.0 if n == "leak_reversal" else 1.0) for n in names},
+                                                "free": names}}))
+    assert bench._search("l5pc", {"recipe_file": str(recipe)}) == ""
+    assert bench._search("l5pc", {"recipe_file": str(tmp_path / "gone.json")}) == ""
