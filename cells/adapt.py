@@ -4,12 +4,13 @@ Hay, Schürmann, Markram & Segev 2013 (J Neurophysiol 109:2972) kept one model's
 axo-somatic firing across many reconstructions by refitting a few conductances per tree.
 Here a cell type declares a handful of free parameters (`CellType.free_parameters`): each
 multiplies the densities of some channels in some regions (e.g. somatic persistent Na, the
-hot zone's Ca), or shifts the leak reversal of some regions by a few mV, within bounds. `adapt` fits them to the type's own validation targets with
-CMA-ES and returns the adapted recipe; `write_adapted` / `read_adapted` keep it as JSON with
-its provenance (morphology hash, base recipe hash, targets, optimizer settings, scores), so
-`bridge validate|characterize --recipe FILE` rebuild exactly that cell.
+hot zone's Ca), or shifts the leak reversal of some regions by a few mV, within bounds.
+`adapt` fits them to the type's own validation targets with CMA-ES and returns the adapted
+recipe; `write_adapted` / `read_adapted` keep it as JSON with its provenance (morphology
+hash, base recipe hash, targets, optimizer settings, scores), so `bridge
+validate|characterize --recipe FILE` rebuild exactly that cell.
 
-Why CMA-ES through `cma` (Hansen's reference implementation): a few (3-5) continuous
+Why CMA-ES through `cma` (Hansen's reference implementation): a few (3-6) continuous
 parameters, a noisy and partly discontinuous objective (spike counts, yes/no criteria),
 and costly evaluations (about a minute each) call for a derivative-free, population-based
 optimizer that needs no tuning; `cma` is a small pure-Python package whose ask/tell loop
