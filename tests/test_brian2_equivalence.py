@@ -62,6 +62,34 @@ def test_protocols_exercise_spikes_and_both_tolerances(rows, cell):
     assert max(matched) <= SPIKE_MS
 
 
+def test_merge_steps_never_moves_a_step_before_what_it_follows():
+    from cells.brian2.equations import merge_steps
+
+    steps = [(0, 5, "cadyn", frozenset()), (0, 3, "na", frozenset({0})), (0, 5, "sk", frozenset({0})),
+             (1, 4, "ka", frozenset({0})), (0, 5, "decay", frozenset()), (0, 5, "g", frozenset(range(5)))]
+    # "g" must follow "ka", so it cannot join the first (0, 5) block
+    assert merge_steps(steps) == [(0, 5, "cadyn\nsk\ndecay"), (0, 3, "na"), (1, 4, "ka"), (0, 5, "g")]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_state_update_is_one_object_per_compartment_range(cell):
+    """NEURON's nrn_state in as few Brian2 objects as the order allows (each is compiled, and
+    called every step): here one per distinct compartment range; every step once, over its own
+    range, after each step it must follow. The voltages are the tests above."""
+    c = load_cell(cell, simulator="brian2")
+    steps = c.model.state_steps(c._index_range, c.n_compartments)
+    blocks = c.model.update_blocks(c._index_range, c.n_compartments)
+    assert len(blocks) == len({(lo, hi) for lo, hi, _, _ in steps}) < len(steps)
+    place = []
+    for lo, hi, code, after in steps:
+        found = [(b, text.index(code)) for b, (blo, bhi, text) in enumerate(blocks)
+                 if (blo, bhi) == (lo, hi) and code in text]
+        assert len(found) == 1
+        assert all(place[i] < found[0] for i in after)
+        place.append(found[0])
+    c.close()
+
+
 def _pair(make, setup, tstop=15.0):
     out = {}
     for simulator in ("neuron", "brian2"):

@@ -120,34 +120,47 @@ class Model:
     def update_blocks(self, index_range, n: int) -> list[tuple[int, int, str]]:
         """(lo, hi, code) blocks of NEURON's nrn_state, in order, each run on flat indices
         lo..hi-1 after the voltage solve; `index_range(mechanism)` gives a mechanism's range,
-        `n` is the number of compartments."""
+        `n` is the number of compartments. Steps over the same range share a block where
+        their order allows (`merge_steps`): each block is a Brian2 object whose code is
+        compiled and called at every time step, and each compartment sees the same
+        operations in the same order either way."""
+        return merge_steps(self.state_steps(index_range, n))
+
+    def state_steps(self, index_range, n: int) -> list[tuple[int, int, str, frozenset]]:
+        """NEURON's nrn_state as (lo, hi, code, after) steps, in NEURON's order; `after`: the
+        indices of earlier steps this one must follow in each compartment (it reads what they
+        write, or they read what it overwrites)."""
         from brian2.utils.stringtools import word_substitute
 
-        blocks = []
-        if self.has_cadyn:
+        steps = []
+        if self.has_cadyn:       # reads the last step's ica, writes cai and eca
             lo, hi = index_range(CA_DYNAMICS)
             drive = cadyn_drive("ica/(mA/cm**2)", "gamma_CaDyn", "depth_CaDyn")
             code = (f"cai_inf = minCai_CaDyn + decay_CaDyn*{drive}\n"
                     f"cai = cai_inf + (cai - cai_inf)*exp(-dt/(decay_CaDyn*ms))\n"
                     f"eca = {self.eca_expression()}")
-            blocks.append((lo, hi, code))
-        for m in sorted(self.mechanisms, key=lambda m: (m == "SK", m)):   # SK reads the new cai
+            steps.append((lo, hi, code, frozenset()))
+        after_cadyn = frozenset(range(len(steps)))
+        # the channels write only their own gates, so their order is free: those on every
+        # compartment last, where the conductance step can join them
+        for m in sorted(self.mechanisms, key=lambda m: (index_range(m) == (0, n), m)):
             mech = MECHANISMS[m]
             code = rate_code(mech, self.recipe.temperature_C, suffix=f"_{m}_r")
             code = [word_substitute(line, {f"{p}_{m}_r": f"{p}_{m}" for p in mech.range_params}) for line in code]
             for g in mech.gates:
                 tau = f"{gate_tau_name(mech, g)}_{m}" + ("" if gate_tau_name(mech, g) in mech.range_params else "_r")
                 code.append(f"{g}_{m} = {g}inf_{m}_r + ({g}_{m} - {g}inf_{m}_r)*exp(-dt/({tau}*ms))")
-            blocks.append((*index_range(m), "\n".join(code)))
+            steps.append((*index_range(m), "\n".join(code), after_cadyn))   # each writes its own gates only
         decay = []
         for kind, model in self.kinds.items():
             k = SynapseKinetics(model.tau_rise_ms, model.tau_decay_ms)
             decay += [f"r_{kind} = r_{kind}*exp(-dt/({k.rise_ms!r}*ms))",
                       f"d_{kind} = d_{kind}*exp(-dt/({model.tau_decay_ms!r}*ms))"]
         if decay:
-            blocks.append((0, n, "\n".join(decay)))
-        blocks.append((0, n, self.conductance_code()))
-        return blocks
+            steps.append((0, n, "\n".join(decay), frozenset()))
+        # reads every gate and eca; writes the ica that CaDyn read
+        steps.append((0, n, self.conductance_code(), frozenset(range(len(steps)))))
+        return steps
 
     def state_names(self) -> list[str]:
         """Every variable that changes during a run (saved after settling)."""
@@ -160,3 +173,22 @@ class Model:
         for kind in self.kinds:
             names += [f"r_{kind}", f"d_{kind}"]
         return names
+
+
+def merge_steps(steps) -> list[tuple[int, int, str]]:
+    """(lo, hi, code) blocks from (lo, hi, code, after) steps: a step joins the last block on
+    its own range that comes no earlier than any block holding a step it must follow, else
+    starts a new block. Within a block the code runs compartment by compartment, steps in the
+    order they joined, so each compartment's operations keep their order."""
+    blocks, block_of = [], []                 # [lo, hi, [codes]]; step index -> block index
+    for lo, hi, code, after in steps:
+        first = max((block_of[i] for i in after), default=0)
+        same = [b for b in range(first, len(blocks)) if blocks[b][:2] == [lo, hi]]
+        if same:
+            blocks[same[-1]][2].append(code)
+            block_of.append(same[-1])
+        else:
+            blocks.append([lo, hi, [code]])
+            block_of.append(len(blocks) - 1)
+    return [(lo, hi, "\n".join(codes)) for lo, hi, codes in blocks]
+
