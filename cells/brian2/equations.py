@@ -191,4 +191,3 @@ def merge_steps(steps) -> list[tuple[int, int, str]]:
             blocks.append([lo, hi, [code]])
             block_of.append(len(blocks) - 1)
     return [(lo, hi, "\n".join(codes)) for lo, hi, codes in blocks]
-
