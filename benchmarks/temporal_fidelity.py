@@ -40,6 +40,9 @@ def main() -> int:
     parser.add_argument("--subunits", default=None, metavar="RULE,RULE,...",
                         help="hLN subunit rules (bridge fit --subunits), each fitted and listed as 'hln (RULE)' "
                              "(default: bridge.fit.temporal.DEFAULT_SUBUNIT_RULE only)")
+    parser.add_argument("--windowed", default=None, metavar="MODEL,MODEL,...|none",
+                        help="models trained on windows with clipped gradients (bridge.fit.temporal.WINDOWS); "
+                             "the others on whole simulations (default: those of bridge.fit.temporal.TRAINING)")
     parser.add_argument("--json", default=None, metavar="OUT.json")
     parser.add_argument("--plot", default="benchmarks/results/temporal_fidelity.png")
     _markdown.add_argument(parser, "temporal_fidelity")
@@ -49,11 +52,18 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from bridge.commands.fit import parse_spike_history
-    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SPIKE_HISTORY_MS, SUBUNIT_RULES, fit_temporal_models
+    from bridge.fit.temporal import (DEFAULT_SUBUNIT_RULE, MODELS, SPIKE_HISTORY_MS, SUBUNIT_RULES, WINDOWS,
+                                     describe_training, fit_temporal_models, training_settings)
     from bridge.schema import open_characterization
 
     history = SPIKE_HISTORY_MS if args.spike_history is None else parse_spike_history(args.spike_history)
 
+    training = None                                  # bridge.fit.temporal.TRAINING
+    if args.windowed is not None:
+        windowed = [] if args.windowed == "none" else args.windowed.split(",")
+        if any(m not in MODELS for m in windowed):
+            parser.error(f"--windowed {args.windowed}: choose from {', '.join(MODELS)} or none")
+        training = {m: WINDOWS for m in windowed}
     rules = (args.subunits or DEFAULT_SUBUNIT_RULE).split(",")
     if any(r not in SUBUNIT_RULES for r in rules):
         parser.error(f"--subunits {args.subunits}: choose from {', '.join(SUBUNIT_RULES)}")
@@ -73,13 +83,13 @@ def main() -> int:
     t_data = time.perf_counter() - t0
     group = open_characterization(path)["invivo"]
     res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,
-                              progress=False, rule=rules[0])
+                              progress=False, rule=rules[0], training=training)
     if len(rules) > 1 and "hln" in models:       # the hLN again under each further rule, named by its rule
         for cond in res:
             res[cond] = {(f"hln ({rules[0]})" if m == "hln" else m): r for m, r in res[cond].items()}
         for rule in rules[1:]:
             more = fit_temporal_models(group, models=("hln",), epochs=epochs, device=args.device,
-                                       spike_history_ms=history, progress=False, rule=rule)
+                                       spike_history_ms=history, progress=False, rule=rule, training=training)
             for cond, by_model in more.items():
                 res[cond][f"hln ({rule})"] = by_model["hln"]
     rows, summary = [], {}
@@ -100,12 +110,14 @@ def main() -> int:
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
             f"{args.threads} CPU threads, device {args.device}; hLN and LN spike history "
-            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}. "
+            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}; training: "
+            + "; ".join(f"{m} {describe_training(training_settings(m, training))}" for m in models) + ". "
             "Published, for orientation (a different cell, BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
     print(note)
     if args.json:
         from bridge.fit.report import write_report
         write_report({"data": path, "models": list(models), "epochs": epochs, "spike_history_ms": list(history),
+                      "training": {m: describe_training(training_settings(m, training)) for m in models},
                       "results": summary}, args.json)
     if args.plot:
         _plot(summary, args.plot)

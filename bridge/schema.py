@@ -251,6 +251,7 @@ TEMPORAL_MODEL_ATTRS: tuple[Attr, ...] = (
         ("n_train", "training simulations"), ("n_val", "validation simulations"),
         ("n_test", "held-out test simulations"), ("epochs", "epochs run (early stopping)"),
         ("train_seconds", "training wall time (s)"),
+        ("training", "how it was trained: whole simulations or windows, burn-in, gradient clipping"),
         ("subunit_rule", "hLN/branch-ELM subunits: branch, two_layer or type"),
         ("seed", "split and initialisation seed"), ("device", "training device"))),
 )

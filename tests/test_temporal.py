@@ -460,7 +460,10 @@ def test_fit_resumes_from_checkpoint(tmp_path):
     def make():
         return PointLN(torch.zeros(8, dtype=torch.int64), {0: [(1.0, 8.0, 1.0)]}, seed=3)
 
-    kw = dict(lr=0.01, batch_size=2, seed=1, patience=10, device="cpu", progress=False)
+    # clipping and the plateau schedule on (lr_patience=0: any epoch without a new best
+    # halves the rate), so the resumed run must also restore the scheduler's state
+    kw = dict(lr=0.01, batch_size=2, seed=1, patience=10, device="cpu", progress=False,
+              max_grad_norm=0.05, lr_patience=0)
     ck = tmp_path / "fit.pt"
     _, h2 = fit_temporal(make(), train, val, epochs=2, checkpoint=ck, **kw)
     assert h2["epoch"] == [1, 2] and ck.exists()
@@ -473,7 +476,26 @@ def test_fit_resumes_from_checkpoint(tmp_path):
     assert np.allclose(hs["val_loss"], h4["val_loss"], rtol=1e-6)
     assert all(torch.allclose(best_r[k], best_s[k], rtol=1e-6) for k in best_s)
     ckpt = torch.load(ck, weights_only=True)
-    assert ckpt["epoch"] == 4 and set(ckpt) >= {"model", "optimizer", "history", "best_state"}
+    assert ckpt["epoch"] == 4 and set(ckpt) >= {"model", "optimizer", "history", "best_state", "scheduler"}
+    # epochs without a new best by ReduceLROnPlateau's default rule (relative threshold 1e-4)
+    n_worse = sum(v >= min(h4["val_loss"][:i]) * (1 - 1e-4) for i, v in enumerate(h4["val_loss"]) if i)
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.01 * 0.5 ** n_worse)
+
+
+def test_gradient_clipping_bounds_what_the_optimizer_sees():
+    # the gradient norm at every optimizer step is at most max_grad_norm
+    data, _ = _teacher_data(n=4, T=60, n_syn=8)
+    model = PointLN(torch.zeros(8, dtype=torch.int64), {0: [(1.0, 8.0, 1.0)]}, seed=3)
+    seen = []
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    hook = register_optimizer_step_pre_hook(lambda opt, args, kwargs: seen.append(float(torch.sqrt(sum(
+        (p.grad ** 2).sum() for g in opt.param_groups for p in g["params"] if p.grad is not None)))))
+    try:
+        fit_temporal(model, data.subset(range(2)), data.subset(range(2, 4)), epochs=1, lr=0.01, batch_size=2,
+                     seed=0, patience=1, progress=False, max_grad_norm=1e-3)
+    finally:
+        hook.remove()
+    assert seen and max(seen) <= 1e-3 * (1 + 1e-4)
 
 
 def test_temporal_loss_clips_only_the_target():

@@ -7,7 +7,8 @@ Loss per batch (targets (B, T) at 1 ms bins, the first `burn_in_ms` of each sequ
 Only the target is clipped (as Beniaguev et al. 2021 train on spike-free voltage): a
 clipped prediction would get no gradient once above `clip_mV`. Defaults v_scale_mV = 10,
 spike_weight = 1: a 1 mV RMSE costs 0.01, of the order of the spike BCE of a constant
-predictor at ~2 spikes/s (0.014). Adam; early stopping on the validation loss; an
+predictor at ~2 spikes/s (0.014). Adam, optionally with gradient clipping and a learning
+rate that drops on a validation plateau; early stopping on the validation loss; an
 interrupted run resumes from its checkpoint (state_dicts and plain numbers, saved with
 torch.save, read with torch.load(weights_only=True)).
 """
@@ -94,7 +95,9 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
                  batch_size: int, seed: int, patience: int, device="cpu", checkpoint=None,
                  progress: bool = True, v_scale_mV: float = 10.0, spike_weight: float = 1.0,
                  clip_mV: float = -55.0, burn_in_ms: float = 0.0, dt_ms: float = 1.0,
-                 window_ms: float | None = None) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
+                 window_ms: float | None = None, max_grad_norm: float | None = None,
+                 lr_patience: int | None = None, lr_factor: float = 0.5
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
     """Train `model` with Adam on `train`, early-stopping on the loss of `val`.
 
     Returns (best_state_dict (CPU tensors), history) and leaves the best state loaded in
@@ -107,13 +110,18 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
     continues from it (the model and optimizer must be built the same way). `window_ms`:
     train on consecutive windows of that length cut from the training simulations (each
     starts from rest, so `burn_in_ms` should cover the models' memory): many more, shorter
-    gradient steps per epoch; validation stays on whole simulations.
+    gradient steps per epoch; validation stays on whole simulations. `max_grad_norm`: clip
+    the gradients' global norm before each step; `lr_patience`: multiply the learning rate by
+    `lr_factor` after that many epochs without a lower validation loss (ReduceLROnPlateau;
+    its state is checkpointed too).
     """
     device = torch.device(device)
     if window_ms:
         train = windows(train, int(round(window_ms / dt_ms)))
     model.to(device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=lr_factor, patience=lr_patience)
+             if lr_patience is not None else None)
     loss_kw = dict(v_scale_mV=v_scale_mV, spike_weight=spike_weight, clip_mV=clip_mV,
                    burn_in_steps=int(round(burn_in_ms / dt_ms)))
     keys = ("epoch", "train_loss", "val_loss", "val_voltage_loss", "val_spike_loss", "epoch_time_s")
@@ -124,6 +132,8 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
         ck = torch.load(checkpoint, map_location=device, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        if sched is not None and "scheduler" in ck:
+            sched.load_state_dict(ck["scheduler"])
         hist = {k: list(ck["history"][k]) for k in keys}
         best_val, bad, start = float(ck["best_val"]), int(ck["bad_epochs"]), int(ck["epoch"])
         best_state = {k: v.cpu() for k, v in ck["best_state"].items()}
@@ -147,6 +157,8 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
             v, logit = model(b.x)
             loss = temporal_loss(v, logit, b.v_mV, b.spikes, **loss_kw)[0]
             loss.backward()
+            if max_grad_norm:
+                nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             opt.step()
             total += loss.item() * len(idx)
             count += len(idx)
@@ -154,6 +166,8 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
         vl, vv, vs = (t.item() for t in temporal_loss(v, logit, val.v_mV.cpu(), val.spikes.cpu(), **loss_kw))
         for k, val_ in zip(keys, (epoch + 1, total / max(count, 1), vl, vv, vs, time.perf_counter() - t0)):
             hist[k].append(val_)
+        if sched is not None:
+            sched.step(vl)
         if vl < best_val:
             best_val, bad = vl, 0
             best_state = {k: t.detach().cpu().clone() for k, t in model.state_dict().items()}
@@ -161,7 +175,8 @@ def fit_temporal(model: nn.Module, train: TemporalData, val: TemporalData, *, ep
             bad += 1
         if checkpoint is not None:
             _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                          "history": hist, "best_val": best_val, "bad_epochs": bad, "best_state": best_state},
+                          "history": hist, "best_val": best_val, "bad_epochs": bad, "best_state": best_state,
+                          **({"scheduler": sched.state_dict()} if sched is not None else {})},
                          checkpoint)
         if bar is not None:
             bar.update(1)
