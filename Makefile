@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# two test processes (one per core); a file's tests stay together (module fixtures, notebook order)
+# two test processes (one per core); a file's tests stay together (module fixtures, notebook order),
+# the longest files first (tests/conftest.py: LONGEST_FIRST)
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 # The main job: characterize l5pc -> fit units -> train dANNs -> report and figures in demo-out/
 demo: $(STAMP)

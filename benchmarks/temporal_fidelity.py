@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/temporal_fidelity.py --data l5pc_invivo.nc [--models hln,ln,branch_elm,elm,tcn]
     .venv/bin/python benchmarks/temporal_fidelity.py --quick --json out.json --markdown
 
-Reuses an `invivo` characterization (`--data`) or generates one (`bridge characterize CELL
---protocols invivo`, the settings below, into `--work`), then fits every model on each
+Reuses an `invivo` characterization (`--data`; several files of the same settings run with
+different seeds are pooled, `bridge.characterize.invivo.pool_groups`) or generates one
+(`bridge characterize CELL --protocols invivo`, the settings below, into `--work`), then fits every model on each
 condition (`bridge.fit.temporal.fit_temporal_models`: split by simulation 70/15/15, early
 stopping on validation) and scores the held-out simulations as the ELM paper scores NeuronIO
 (500 ms burn-in, > 24 spikes excluded, -55 mV clip). One table: per condition and model,
@@ -27,7 +28,9 @@ import _markdown
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="an invivo characterization file to reuse")
+    parser.add_argument("--data", default=None, metavar="FILE.nc[,FILE.nc...]",
+                        help="invivo characterization file(s) to reuse; several (runs of the same settings with "
+                             "different seeds) are pooled into one set of simulations")
     parser.add_argument("--work", default="benchmarks/results/temporal_work", help="where a generated dataset goes")
     parser.add_argument("--cell", default="l5pc")
     parser.add_argument("--quick", action="store_true")
@@ -53,7 +56,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from bridge.commands.fit import parse_spike_history
     from bridge.fit.temporal import (DEFAULT_SUBUNIT_RULE, MODELS, SPIKE_HISTORY_MS, SUBUNIT_RULES, WINDOWS,
-                                     describe_training, fit_temporal_models, training_settings)
+                                     fit_temporal_models)
+    from bridge.characterize.invivo import pool_groups
     from bridge.schema import open_characterization
 
     history = SPIKE_HISTORY_MS if args.spike_history is None else parse_spike_history(args.spike_history)
@@ -81,7 +85,15 @@ def main() -> int:
             characterize(args.cell, path, protocols="invivo",
                          settings=Settings(invivo_simulations=sims, invivo_duration_ms=ms), progress=False)
     t_data = time.perf_counter() - t0
-    group = open_characterization(path)["invivo"]
+    paths = path.split(",")
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        parser.error(f"--data {missing[0]}: no such file")
+    groups = [open_characterization(p)["invivo"] for p in paths]
+    try:
+        group = groups[0] if len(groups) == 1 else pool_groups(groups)
+    except ValueError as e:
+        parser.error(f"--data {path}: {e}")
     res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,
                               progress=False, rule=rules[0], training=training)
     if len(rules) > 1 and "hln" in models:       # the hLN again under each further rule, named by its rule
@@ -106,18 +118,19 @@ def main() -> int:
     for row in rows:
         print(" | ".join(str(c) for c in row))
     n = group.sizes["sim"]
-    note = (f"data: {os.path.basename(path)} ({n} simulations of {group.sizes['time_ms']} ms, {group.sizes['synapse']} "
+    training_of = {m.split(" ")[0]: r["training"] for by_model in res.values() for m, r in by_model.items()}
+    note = (f"data: {', '.join(os.path.basename(p) for p in paths)} ({n} simulations of {group.sizes['time_ms']} ms, {group.sizes['synapse']} "
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
             f"{args.threads} CPU threads, device {args.device}; hLN and LN spike history "
             f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}; training: "
-            + "; ".join(f"{m} {describe_training(training_settings(m, training))}" for m in models) + ". "
+            + "; ".join(f"{m} {training_of[m]}" for m in models) + ". "
             "Published, for orientation (a different cell, BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
     print(note)
     if args.json:
         from bridge.fit.report import write_report
         write_report({"data": path, "models": list(models), "epochs": epochs, "spike_history_ms": list(history),
-                      "training": {m: describe_training(training_settings(m, training)) for m in models},
+                      "training": {m: training_of[m] for m in models},
                       "results": summary}, args.json)
     if args.plot:
         _plot(summary, args.plot)

@@ -53,10 +53,10 @@ def invivo_group(n_sim=10, n_t=900, seed=0):
     return ds, x, v
 
 
-def write(path, ds):
+def write(path, ds, seed=0):
     attrs = {"schema": CHARACTERIZATION_SCHEMA_NAME, "schema_version": CHARACTERIZATION_SCHEMA_VERSION,
              "project_version": "0", "simulator": "synthetic", "simulator_version": "0", "cell": "synthetic",
-             "morphology_source": "builtin", "morphology_sha256": "0" * 64, "recipe_sha256": "0" * 64, "seed": 0,
+             "morphology_source": "builtin", "morphology_sha256": "0" * 64, "recipe_sha256": "0" * 64, "seed": seed,
              "dt_ms": 0.025, "temperature_C": 34.0, "created": "2026-01-01T00:00:00Z", "protocols": "invivo"}
     write_characterization({"invivo": ds}, attrs, path)
     return path
@@ -134,6 +134,23 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
     assert rep["spike_history_ms"] == [] and rep["conditions"]["control"]["ln"]["n_parameters"] == 16
 
 
+def test_fit_temporal_cli_pools_runs_of_other_seeds(tmp_path, capsys):
+    a = write(tmp_path / "a.nc", invivo_group(n_sim=6, seed=1)[0], seed=1)
+    b = write(tmp_path / "b.nc", invivo_group(n_sim=6, seed=2)[0], seed=2)
+    report = tmp_path / "r.json"
+    assert main(["fit", str(a), "--temporal", "--pool", str(b), "--models", "ln", "--epochs", "1", "--threads", "1",
+                 "--report", str(report)]) == 0
+    rep = json.loads(report.read_text())
+    row = rep["temporal"]["conditions"]["control"]["ln"]
+    assert row["n_train"] + row["n_val"] + row["n_test"] == 12 and rep["characterization"] == f"{a},{b}"
+    for args, says in ((["--temporal", "--pool", str(a)], "same seed"),       # a run pooled with itself
+                       (["--temporal", "--pool", str(tmp_path / "none.nc")], "none.nc"),
+                       (["--pool", str(b)], "give --temporal too")):
+        assert main(["fit", str(a), *args, "--report", str(tmp_path / "s.json")]) == 2
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
 def test_plot_invivo(tmp_path):
     from bridge.plots import plot_invivo, save_figure
     ds, x, _ = invivo_group(n_sim=2, n_t=300)
@@ -144,3 +161,38 @@ def test_plot_invivo(tmp_path):
     assert len(raster) == int(x[1][:, shown].sum())              # every event of the shown synapses
     save_figure(fig, tmp_path / "iv.png")
     assert (tmp_path / "iv.png").stat().st_size > 1000
+
+
+def test_pooled_runs_give_back_every_simulation_and_refuse_other_settings():
+    """Two runs of the same settings (different seeds) pool into one set of simulations:
+    each pooled simulation's inputs, voltage and spikes are those of its own run."""
+    from bridge.characterize.invivo import pool_groups
+
+    a, xa, va = invivo_group(n_sim=4, seed=1)
+    b, xb, vb = invivo_group(n_sim=3, seed=2)
+    a.attrs["seed"], b.attrs["seed"] = 1, 2
+    pooled = pool_groups([a, b])
+    assert pooled.sizes["sim"] == 7 and list(pooled["sim"].values) == list(range(7))
+    assert list(pooled.attrs["seed"]) == [1, 2] and int(pooled.attrs["param_invivo_simulations"]) == 7
+    data = load_data(pooled, "control")
+    assert np.array_equal(data.x.numpy(), np.concatenate([xa, xb]).astype(np.float32))
+    assert np.allclose(data.v_mV.numpy(), np.concatenate([va, vb]), atol=1e-4)
+    assert np.array_equal(data.spikes.numpy(), np.concatenate([load_data(g, "control").spikes.numpy() for g in (a, b)]))
+    with pytest.raises(ValueError, match="same seed"):
+        pool_groups([a, a])
+    other = b.assign(synapse_class=("synapse", b["synapse_class"].values[::-1]))
+    with pytest.raises(ValueError, match="synapse_class differs"):
+        pool_groups([a, other])
+    b.attrs["kinetics_nmda_ms"] = np.array([2.0, 80.0])
+    with pytest.raises(ValueError, match="kinetics_nmda_ms differs"):
+        pool_groups([a, b])
+
+
+def test_training_is_described_as_configured():
+    from bridge.fit.temporal import WHOLE_SIMULATIONS, WINDOWS, describe_training
+
+    assert describe_training(WHOLE_SIMULATIONS) == "whole simulations, 100 ms burn-in"
+    assert describe_training(WINDOWS) == ("1500 ms windows, 200 ms burn-in, gradient norm clipped at 1, "
+                                          "learning rate halved after 2 epochs without improvement")
+    assert describe_training({**WINDOWS, "lr_factor": 0.2}).endswith(
+        "learning rate multiplied by 0.2 after 2 epochs without improvement")

@@ -19,7 +19,8 @@ Rates (`draw_rates`), per simulation, from its own generator:
 Spikes (`draw_events`): Bernoulli per 1 ms bin with p = rate x 1 ms, at the bin's start
 (at most one event per synapse and ms). Stored as sparse event lists (synapse index,
 time), never as dense synapse x time arrays; `dense_inputs` rebuilds (sim, time, synapse)
-counts per 1 ms bin.
+counts per 1 ms bin. Runs of the same settings with different seeds pool into one group
+(`pool_groups`), for more data than one run gives.
 """
 from __future__ import annotations
 
@@ -112,4 +113,54 @@ def dense_inputs(group, sims=None, dtype=np.float32) -> np.ndarray:
     for k, s in enumerate(sims):
         sl = slice(start[s], start[s] + count[s])
         np.add.at(out[k], (np.round(t[sl] / BIN_MS).astype(np.int64), syn[sl]), 1)
+    return out
+
+
+# Attributes that may differ between pooled runs (everything else must match).
+_POOL_MAY_DIFFER = ("seed", "created", "param_invivo_simulations")
+
+
+def pool_groups(groups) -> "xr.Dataset":
+    """One `invivo` group of the simulations of several runs of the same cell, synapses and
+    drive settings, e.g. the same command with different seeds (each simulation has its own
+    generator, so different seeds give independent simulations): simulations renumbered in
+    order, event and spike lists re-indexed. Attributes `seed` (the seeds, in order) and
+    `param_invivo_simulations` describe the pool. Raises ValueError naming what differs, or
+    when two runs share a seed (the same simulations twice)."""
+    import xarray as xr
+
+    groups = list(groups)
+    first = groups[0]
+    seeds = [int(g.attrs.get("seed", -1)) for g in groups]
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"seeds {seeds}: runs of the same seed hold the same simulations (pooled, they would "
+                         "leak between training and test)")
+    for k, g in enumerate(groups[1:], start=1):
+        for name in sorted(set(first.attrs) | set(g.attrs)):
+            if name not in _POOL_MAY_DIFFER and not np.array_equal(np.asarray(first.attrs.get(name)),
+                                                                    np.asarray(g.attrs.get(name))):
+                raise ValueError(f"invivo group {k}: attribute {name} differs ({g.attrs.get(name)!r} vs "
+                                 f"{first.attrs.get(name)!r}); only runs of the same settings can be pooled")
+        for name in ("condition", "time_ms", "synapse", "branch"):
+            if not np.array_equal(first[name].values, g[name].values):
+                raise ValueError(f"invivo group {k}: coordinate {name} differs; only runs of the same settings can be pooled")
+        for name, var in first.data_vars.items():
+            if var.dims[0] in ("synapse", "branch") and not np.array_equal(var.values, g[name].values):
+                raise ValueError(f"invivo group {k}: {name} differs; only runs on the same synapses can be pooled")
+    sim_offset = np.cumsum([0] + [g.sizes["sim"] for g in groups[:-1]])
+    event_offset = np.cumsum([0] + [g.sizes["event"] for g in groups[:-1]])
+    shifted = []
+    for g, ds, de in zip(groups, sim_offset, event_offset):
+        g = g.drop_vars("sim").assign(spike_sim=g["spike_sim"] + int(ds), sim_event_start=g["sim_event_start"] + int(de))
+        shifted.append(g)
+    per_sim = [n for n, v in first.data_vars.items() if "sim" in v.dims]
+    lists = {dim: [n for n, v in first.data_vars.items() if v.dims == (dim,)] for dim in ("spike", "event")}
+    data = {n: xr.concat([g[n] for g in shifted], dim="sim") for n in per_sim}
+    for dim, names in lists.items():
+        data.update({n: xr.concat([g[n] for g in shifted], dim=dim) for n in names})
+    fixed = [n for n in first.data_vars if n not in data]
+    out = xr.Dataset({**data, **{n: first[n] for n in fixed}}, attrs=dict(first.attrs))
+    out = out.assign_coords(sim=np.arange(out.sizes["sim"]))
+    out.attrs["seed"] = np.array(seeds)
+    out.attrs["param_invivo_simulations"] = np.int64(out.sizes["sim"])
     return out

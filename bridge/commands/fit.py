@@ -25,6 +25,7 @@ examples:
   bridge fit char.nc -o units.nc --overwrite          # replace an earlier units.nc
   bridge fit dispersion.nc --report fit.json          # cluster_dispersion only: figures, no units file
   bridge fit invivo.nc --temporal --models hln,ln,elm -o temporal.nc --report fit.json
+  bridge fit invivo.nc --temporal --pool invivo_seed1.nc -o temporal.nc   # two runs' simulations
 """
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def add_arguments(p) -> None:
     t.add_argument("--spike-history", default=",".join(f"{t:g}" for t in SPIKE_HISTORY_MS), metavar="MS,MS,...",
                    help="time constants (ms) of the hLN's and LN's spike-history filters, or 'none' (default "
                         f"{','.join(f'{t:g}' for t in SPIKE_HISTORY_MS)})")
+    t.add_argument("--pool", default=None, metavar="FILE.nc[,FILE.nc...]",
+                   help="more invivo files of the same settings, run with other seeds: their simulations are "
+                        "pooled with CHAR.nc's before the split")
     t.add_argument("--conditions", default=None, help="invivo conditions (default all in the file)")
     t.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30; early stopping on validation)")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -95,6 +99,7 @@ def parse_spike_history(text: str) -> tuple:
 
 def run_temporal(args) -> int:
     from bridge.fit.report import REPORT_SCHEMA, REPORT_VERSION, write_report
+    from bridge.characterize.invivo import pool_groups
     from bridge.fit.temporal import fit_temporal_models
     from bridge.schema import open_characterization
     from dendritic_errors import InputError
@@ -106,10 +111,18 @@ def run_temporal(args) -> int:
         import torch
         if not torch.cuda.is_available():
             raise InputError(f"--device {args.device}: no CUDA device is available")
-    groups = open_characterization(args.characterization)
-    if "invivo" not in groups:
-        raise InputError(f"{args.characterization}: no 'invivo' protocol group (protocols present: "
-                         f"{', '.join(groups) or 'none'}); run `bridge characterize CELL --protocols invivo`")
+    paths = [args.characterization] + ([p.strip() for p in args.pool.split(",") if p.strip()] if args.pool else [])
+    invivo = []
+    for path in paths:
+        groups = open_characterization(path)
+        if "invivo" not in groups:
+            raise InputError(f"{path}: no 'invivo' protocol group (protocols present: "
+                             f"{', '.join(groups) or 'none'}); run `bridge characterize CELL --protocols invivo`")
+        invivo.append(groups["invivo"])
+    try:
+        g = invivo[0] if len(invivo) == 1 else pool_groups(invivo)
+    except ValueError as e:
+        raise InputError(f"--pool {args.pool}: {e}") from None
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
@@ -117,11 +130,10 @@ def run_temporal(args) -> int:
         os.makedirs(args.checkpoints, exist_ok=True)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     conds = None if args.conditions is None else [c.strip() for c in args.conditions.split(",") if c.strip()]
-    g = groups["invivo"]
     res = fit_temporal_models(g, models=models, conditions=conds, rule=args.subunits, epochs=args.epochs,
                               seed=args.seed, device=args.device, checkpoint_dir=args.checkpoints,
                               spike_history_ms=history, progress=False)
-    report = {"schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION, "characterization": args.characterization,
+    report = {"schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION, "characterization": ",".join(paths),
               "cell": str(g.attrs.get("cell", "")), "temporal": {
                   "subunits": args.subunits, "spike_history_ms": list(history), "seed": args.seed,
                   "device": args.device,
@@ -133,7 +145,7 @@ def run_temporal(args) -> int:
 
         provenance = {k: v for k, v in g.attrs.items()
                       if isinstance(v, (str, int, float)) and k not in ("schema", "schema_version")}
-        provenance.update(source_file=os.path.abspath(args.characterization),
+        provenance.update(source_file=",".join(os.path.abspath(p) for p in paths),
                           characterization_schema_version=int(g.attrs.get("schema_version", 0)))
         write_units(None, args.output, temporal=units_groups(res, rule=args.subunits, seed=args.seed,
                                                               device=args.device), attrs=provenance)
@@ -162,6 +174,8 @@ def run(args) -> int:
         raise InputError("-o and --report must be different files")
     if args.temporal:
         return run_temporal(args)
+    if args.pool:
+        raise InputError("--pool pools invivo simulations for --temporal fits: give --temporal too")
     if args.ridge < 0:
         raise InputError(f"--ridge must be >= 0, got {args.ridge}")
     if args.plots and args.output is None:

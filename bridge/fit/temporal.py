@@ -186,9 +186,11 @@ def training_settings(name: str, training=None) -> dict:
 def describe_training(settings: dict) -> str:
     """One line, e.g. "1500 ms windows, 200 ms burn-in, gradient norm clipped at 1"."""
     w, clip, wait = settings.get("window_ms"), settings.get("max_grad_norm"), settings.get("lr_patience")
+    factor = settings.get("lr_factor", 0.5)      # fit_temporal's default
+    change = "halved" if factor == 0.5 else f"multiplied by {factor:g}"
     return (f"{f'{w:g} ms windows' if w else 'whole simulations'}, {settings['burn_in_ms']:g} ms burn-in"
             + (f", gradient norm clipped at {clip:g}" if clip else "")
-            + (f", learning rate halved after {wait} epochs without improvement" if wait is not None else ""))
+            + (f", learning rate {change} after {wait} epochs without improvement" if wait is not None else ""))
 
 
 def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: str = DEFAULT_SUBUNIT_RULE,
