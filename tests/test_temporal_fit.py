@@ -145,7 +145,8 @@ def test_fit_temporal_cli_pools_runs_of_other_seeds(tmp_path, capsys):
     assert row["n_train"] + row["n_val"] + row["n_test"] == 12 and rep["characterization"] == f"{a},{b}"
     for args, says in ((["--temporal", "--pool", str(a)], "same seed"),       # a run pooled with itself
                        (["--temporal", "--pool", str(tmp_path / "none.nc")], "none.nc"),
-                       (["--pool", str(b)], "give --temporal too")):
+                       (["--pool", str(b)], "give --temporal too"),
+                       (["--temporal", "--pool", str(b), "-o", str(b), "--overwrite"], "must not be an input")):
         assert main(["fit", str(a), *args, "--report", str(tmp_path / "s.json")]) == 2
         assert says in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()

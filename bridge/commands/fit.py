@@ -166,8 +166,9 @@ def run(args) -> int:
     for option, out in (("-o", args.output), ("--report", args.report)):
         if out is None:
             continue
-        if os.path.abspath(out) == os.path.abspath(args.characterization):
-            raise InputError(f"{option} must not be the characterization file itself")
+        inputs = [args.characterization] + (args.pool.split(",") if args.pool else [])
+        if any(os.path.abspath(out) == os.path.abspath(p.strip()) for p in inputs):
+            raise InputError(f"{option} must not be an input characterization file")
         check_output(out, args.overwrite, option)
     if args.output is not None and args.report is not None and \
             os.path.abspath(args.output) == os.path.abspath(args.report):
