@@ -38,11 +38,12 @@ def pytest_configure(config):
 # Test files, the longest first: `make test` hands whole files to its two processes in this
 # order (`--dist loadfile --no-loadscope-reorder`), so the long ones start first and the short
 # ones fill the gaps at the end (longest-first scheduling); unlisted files follow, in their
-# usual order. Seconds per file, `make test` of 2026-12-03 with a warm Brian2 cache (the
-# JUnit times): notebooks 546, validation 353, cli 257, characterize 169, brian2_equivalence
-# 141, validation_ca1 110, long_protocols 93, cell_types 86, adapt 77; the other 21 files
-# 153 in all. Handed out by test count (pytest-xdist's default), the same run took 1275 s,
-# with one process idle for 566 of them.
+# usual order. Seconds per file (JUnit times of one run, 2026-12-03, warm Brian2 cache):
+# notebooks 546, validation 353, cli 257, characterize 169, brian2_equivalence 141,
+# validation_ca1 110, long_protocols 93, cell_types 86, adapt 77; the other 21 files 153.
+# Fresh clone, alone on 2 cores: 1301 s by pytest-xdist's default order (by test count),
+# 1246 s in this order, both processes busy throughout (2496 s of CPU): the wall time is now
+# the total work divided by two.
 LONGEST_FIRST = ("test_notebooks.py", "test_validation.py", "test_cli.py", "test_characterize.py",
                  "test_brian2_equivalence.py", "test_validation_ca1.py", "test_long_protocols.py",
                  "test_cell_types.py", "test_adapt.py", "test_nn_layers.py", "test_generalization.py", "test_fit.py",
