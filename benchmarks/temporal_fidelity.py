@@ -91,7 +91,7 @@ def main() -> int:
         parser.error(f"--data {missing[0]}: no such file")
     groups = [open_characterization(p)["invivo"] for p in paths]
     try:
-        group = groups[0] if len(groups) == 1 else pool_groups(groups)
+        group = pool_groups(groups)
     except ValueError as e:
         parser.error(f"--data {path}: {e}")
     res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,

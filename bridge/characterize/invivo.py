@@ -124,12 +124,14 @@ def pool_groups(groups) -> "xr.Dataset":
     """One `invivo` group of the simulations of several runs of the same cell, synapses and
     drive settings, e.g. the same command with different seeds (each simulation has its own
     generator, so different seeds give independent simulations): simulations renumbered in
-    order, event and spike lists re-indexed. Attributes `seed` (the seeds, in order) and
-    `param_invivo_simulations` describe the pool. Raises ValueError naming what differs, or
+    order, event and spike lists re-indexed (one group comes back as it is). Attributes
+    `seed` (the seeds, in order) and `param_invivo_simulations` describe the pool. Raises ValueError naming what differs, or
     when two runs share a seed (the same simulations twice)."""
     import xarray as xr
 
     groups = list(groups)
+    if len(groups) == 1:
+        return groups[0]
     first = groups[0]
     seeds = [int(g.attrs.get("seed", -1)) for g in groups]
     if len(set(seeds)) < len(seeds):

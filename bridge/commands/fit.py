@@ -120,7 +120,7 @@ def run_temporal(args) -> int:
                              f"{', '.join(groups) or 'none'}); run `bridge characterize CELL --protocols invivo`")
         invivo.append(groups["invivo"])
     try:
-        g = invivo[0] if len(invivo) == 1 else pool_groups(invivo)
+        g = pool_groups(invivo)
     except ValueError as e:
         raise InputError(f"--pool {args.pool}: {e}") from None
     if args.threads:
