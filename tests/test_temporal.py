@@ -20,6 +20,7 @@ torch.set_num_threads(1)
 KINETICS = {0: [(0.3, 3.0, 1.0), (2.0, 50.0, 0.5)], 1: [(0.5, 7.0, -1.0)]}
 N_SYN, N_SUB = 30, 4
 PARENT = torch.tensor([-1, 0, 0, 1])      # 3 -> 1 -> 0 -> soma, 2 -> 0
+KINDS = [5, 2, 2, 5]                      # subunits 1 and 2 share parameters, and 0 and 3
 
 
 def _tree(seed=0):
@@ -44,6 +45,7 @@ def _models():
             cls, sub, PARENT, KINETICS, seed=seed,
             transfer=[("sigmoid", dict(threshold=4.0, slope=1.5, amplitude=10.0, baseline=0.0)),
                       ("saturating", dict(amplitude=8.0, scale=3.0))] * 2),
+        "hln-kinds": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, subunit_kind=KINDS, seed=seed),
         "hln-per-synapse": lambda seed=0: HierarchicalLN(cls, sub, PARENT, KINETICS, synapse_weights="per_synapse",
                                                          seed=seed),
         "pointln": lambda seed=0: PointLN(cls, KINETICS, seed=seed),
@@ -516,6 +518,8 @@ def _specs():
             synapse_class=cls, synapse_subunit=sub, subunit_parent=PARENT.numpy(), kinetics=KINETICS, seed=3,
             transfer=[("sigmoid", dict(threshold=4.0, slope=1.5, amplitude=10.0, baseline=0.0)),
                       ("saturating", dict(amplitude=8.0, scale=3.0))] * 2)),
+        "hln-kinds": ("HierarchicalLN", dict(synapse_class=cls, synapse_subunit=sub, subunit_parent=PARENT.numpy(),
+                                             kinetics=KINETICS, subunit_kind=np.array(KINDS), seed=3)),
         "ln": ("PointLN", dict(synapse_class=cls, kinetics=KINETICS, seed=3)),
         "tcn": ("TCNNeuron", dict(n_synapses=N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3)),
         "elm": ("ELMNeuron", dict(n_synapses=N_SYN, n_memory=5, mlp_hidden=8)),
@@ -549,6 +553,42 @@ def test_units_file_round_trip_of_every_model_kind(tmp_path):
         assert torch.equal(v1, v2) and torch.equal(l1, l2), name
         fresh = temporal_model(*_specs()[name])
         assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), back.state_dict().values()))
+
+
+def test_subunit_kinds_share_parameters_and_keep_their_own_nonlinearity():
+    """Subunits of one kind share amplitudes, bias and coupling: the model is the untied one
+    with those parameters copied to every subunit of the kind, with fewer parameters."""
+    cls, sub = _tree()
+    tied = HierarchicalLN(cls, sub, PARENT, KINETICS, subunit_kind=KINDS, spike_history_ms=(5.0,)).double()
+    with torch.no_grad():
+        for p in tied.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()), dtype=p.dtype))
+    # kinds renumbered 0..1 in sorted order: subunits 1, 2 -> kind 0; 0, 3 -> kind 1
+    assert tied.subunit_kind.tolist() == [1, 0, 0, 1] and tied.n_kinds == 2
+    untied = HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=(5.0,)).double()
+    state = {k: v for k, v in tied.state_dict().items()}
+    state.update(amplitude=tied.subunit_amplitude(), subunit_bias=tied.subunit_bias[tied.subunit_kind],
+                 coupling=tied.child_coupling())
+    untied.load_state_dict({k: v.detach() for k, v in state.items()})
+    x = _spikes((2, 120, N_SYN), rate=0.1)
+    with torch.no_grad():
+        (v1, l1), (v2, l2) = tied(x), untied(x)
+        _, y = tied.subunit_outputs(x)
+    assert torch.allclose(v1, v2, atol=1e-12) and torch.allclose(l1, l2, atol=1e-12)
+    assert not torch.allclose(y[..., 1], y[..., 2])    # one kind, each its own input and output
+    # J*N + 2J + N + couplings of the kinds with children (both) + 6 + 2K
+    assert count_parameters(tied) == 3 * 2 + 6 + 2 + 2 + 6 + 2 == count_parameters(untied) - 9
+    assert "subunit_kind" not in tied.state_dict()      # follows from the constructor's arguments
+    # data init of a two-layer model: each kind's bias centres its subunits' mean input
+    flat = HierarchicalLN(cls, sub, torch.full((N_SUB,), -1), KINETICS, subunit_kind=[0, 0, 1, 1]).double()
+    flat.initialize_from_data(_spikes((3, 400, N_SYN), rate=0.2), -70.0 + torch.zeros(3, 400).double())
+    with torch.no_grad():
+        z, _ = flat.subunit_outputs(_spikes((3, 400, N_SYN), rate=0.2))
+    zm = z.mean(dim=(0, 1))
+    assert float(zm[:2].mean()) == pytest.approx(0.0, abs=1e-9) and float(zm[2:].mean()) == pytest.approx(0.0, abs=1e-9)
+    assert float(zm[0] - zm[1]) != pytest.approx(0.0, abs=1e-6)      # one bias, not one per subunit
+    with pytest.raises(ValueError, match="one entry per subunit"):
+        HierarchicalLN(cls, sub, PARENT, KINETICS, subunit_kind=[0, 1])
 
 
 def test_data_initialisation_centres_subunits_and_matches_the_target_scale():

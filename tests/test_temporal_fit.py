@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from bridge.cli import main
-from bridge.fit.temporal import SPIKE_HISTORY_MS, load_data, split, subunits
+from bridge.fit.temporal import SPIKE_HISTORY_MS, build_spec, load_data, split, subunit_kinds, subunits
 from bridge.schema import CHARACTERIZATION_SCHEMA_NAME, CHARACTERIZATION_SCHEMA_VERSION, write_characterization
 
 
@@ -77,6 +77,12 @@ def test_data_split_and_subunits():
     assert list(parent) == [-1, 0, 0] and set(sub) == {0, 1, 2} and names[0] == "branch 1"
     flat_sub, flat_parent, flat_names = subunits(ds, "two_layer")     # the same subunits, all on the soma
     assert list(flat_parent) == [-1, -1, -1] and list(flat_sub) == list(sub) and flat_names == names
+    # two_layer_shared: the same subunits, one kind per branch type
+    assert subunits(ds, "two_layer_shared")[2] == names and subunit_kinds(ds, "two_layer") is None
+    typed = ds.assign(branch_type=("branch", np.array(["tuft", "basal", "tuft"], dtype=object)))
+    assert list(subunit_kinds(typed, "two_layer_shared")) == [1, 0, 1]
+    _, kwargs = build_spec("hln", typed, "two_layer_shared", seed=0)
+    assert list(kwargs["subunit_kind"]) == [1, 0, 1] and "subunit_kind" not in build_spec("hln", ds, "type", 0)[1]
 
 
 def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):

@@ -66,7 +66,8 @@ def add_arguments(p) -> None:
     t.add_argument("--models", default="hln,ln", help="hln, ln, branch_elm, elm, tcn (default hln,ln)")
     t.add_argument("--subunits", default=DEFAULT_SUBUNIT_RULE, choices=SUBUNIT_RULES,
                    help="hLN subunits: one per dendritic branch, joined along the tree (branch) or all on the soma "
-                        f"(two_layer), or one per branch type (default {DEFAULT_SUBUNIT_RULE})")
+                        "(two_layer; two_layer_shared: those of a branch type share their parameters), or one per "
+                        f"branch type (default {DEFAULT_SUBUNIT_RULE})")
     t.add_argument("--spike-history", default=",".join(f"{t:g}" for t in SPIKE_HISTORY_MS), metavar="MS,MS,...",
                    help="time constants (ms) of the hLN's and LN's spike-history filters, or 'none' (default "
                         f"{','.join(f'{t:g}' for t in SPIKE_HISTORY_MS)})")

@@ -10,7 +10,9 @@ dropped, simulations with > 24 spikes excluded, voltage clipped at -55 mV).
 Models (`bridge.nn`): ``hln`` the hierarchical LN model, subunits by `subunits`
 ("branch": every dendritic branch with synapses, joined along the tree; "two_layer": every
 branch with synapses, all feeding the soma in parallel, as in Poirazi, Brannon & Mel 2003's
-two-layer neuron; "type": one subunit per branch type, tuft and oblique under the trunk),
+two-layer neuron; "two_layer_shared": the same subunits, those of one branch type sharing
+their amplitudes and sigmoid threshold, as Poirazi et al.'s branches share one sigmoid;
+"type": one subunit per branch type, tuft and oblique under the trunk),
 kernels initialised from the recipe's synapse kinetics stored in the group, and a spike-history filter
 (`SPIKE_HISTORY_MS`: the model's own spike probability fed back onto its voltage and spike
 logit); ``ln`` the same kernels and history, one subunit (the point-neuron LN baseline);
@@ -37,7 +39,7 @@ import numpy as np
 from dendritic_errors import InputError
 
 MODELS = ("hln", "ln", "branch_elm", "elm", "tcn")
-SUBUNIT_RULES = ("branch", "two_layer", "type")
+SUBUNIT_RULES = ("branch", "two_layer", "two_layer_shared", "type")
 DEFAULT_SUBUNIT_RULE = "type"
 """The hLN's default subunits: one per branch type. Measured on the l5pc control data (68
 training simulations, shared synaptic weights, 30 epochs): held-out voltage variance
@@ -77,7 +79,7 @@ _PARENT_TYPE = {"tuft": "trunk", "oblique": "trunk"}      # "type" subunits: tow
 def subunits(group, rule: str) -> tuple[np.ndarray, np.ndarray, list]:
     """(synapse_subunit, subunit_parent, names) by `rule` (module docstring)."""
     syn_branch = np.asarray(group["synapse_branch"].values, np.int64)
-    if rule in ("branch", "two_layer"):
+    if rule in ("branch", "two_layer", "two_layer_shared"):
         ids = [int(b) for b in group["branch"].values]
         parent_of = dict(zip(ids, (int(p) for p in group["branch_parent"].values)))
         index = {b: i for i, b in enumerate(ids)}
@@ -91,6 +93,16 @@ def subunits(group, rule: str) -> tuple[np.ndarray, np.ndarray, list]:
         parent = np.array([names.index(_PARENT_TYPE[t]) if _PARENT_TYPE.get(t) in names else -1 for t in names])
         return np.array([names.index(t) for t in types], np.int64), parent, names
     raise InputError(f"--subunits {rule!r}: choose from {', '.join(SUBUNIT_RULES)}")
+
+
+def subunit_kinds(group, rule: str) -> np.ndarray | None:
+    """Which subunits share their parameters (`HierarchicalLN(subunit_kind=...)`): under
+    "two_layer_shared" the branches of one type (index into the group's sorted branch types),
+    otherwise None (every subunit its own)."""
+    if rule != "two_layer_shared":
+        return None
+    types = [str(t) for t in group["branch_type"].values]
+    return np.unique(types, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def kinetics(group) -> dict:
@@ -152,8 +164,12 @@ def build_spec(name: str, group, rule: str, seed: int, spike_history_ms=SPIKE_HI
     history = [float(t) for t in spike_history_ms]
     if name == "hln":
         sub, parent, _ = subunits(group, rule)
-        return "HierarchicalLN", dict(synapse_class=cls, synapse_subunit=sub, subunit_parent=parent,
-                                      kinetics=kinetics(group), v_rest_mV=v_rest, spike_history_ms=history, seed=seed)
+        kwargs = dict(synapse_class=cls, synapse_subunit=sub, subunit_parent=parent, kinetics=kinetics(group),
+                      v_rest_mV=v_rest, spike_history_ms=history, seed=seed)
+        kinds = subunit_kinds(group, rule)
+        if kinds is not None:
+            kwargs["subunit_kind"] = kinds
+        return "HierarchicalLN", kwargs
     if name == "ln":
         return "PointLN", dict(synapse_class=cls, kinetics=kinetics(group), v_rest_mV=v_rest,
                                spike_history_ms=history, seed=seed)

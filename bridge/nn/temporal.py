@@ -187,6 +187,11 @@ class HierarchicalLN(nn.Module):
     `transfer_from_units` reads them from a units file). With transfer functions z is read
     as the expected (linear-sum) dendritic depolarisation in mV, so the kinetics amplitudes
     should then be unitary PSP peaks in mV.
+    Subunit kinds (``subunit_kind``, one integer per subunit; default: every subunit its own):
+    subunits of one kind share A[:, s], b_s and, for children, c_k, while each applies g_s
+    to its own input. One subunit per branch with the branches of a branch type as one kind is
+    Poirazi, Brannon & Mel 2003's two-layer neuron, whose branches share one sigmoid: it
+    resolves which branch is driven at the parameter count of one subunit per type.
     Synaptic weights w_i: ``synapse_weights="shared"`` (default) fixes every w_i at one common
     value (1, rescaled by `initialize_from_data`), so the synapses of one class in one subunit
     share one kernel and its amplitude A[j, s], as in Ujfalussy et al. 2018's hLN;
@@ -194,11 +199,12 @@ class HierarchicalLN(nn.Module):
     on the l5pc `invivo` data (68 training simulations of 2 s, benchmarks/temporal_fidelity.py):
     per-synapse weights over-fit, validation loss stopped improving after 1-3 epochs and the
     held-out voltage variance explained of the LN baseline was 45 % against 56 % shared.
-    Trainable parameters: [n_synapses, per_synapse only] + J*S (amplitudes) + 2*J (time
-    constants) + S (biases) + (S - n_roots) (couplings) + 6 (tau_soma, gain, v_rest, a_d,
-    a_r, a_0) + 2 K (spike history, K time constants) + the trainable transfer parameters; at
-    20 subunits, 3 components, sigmoids, no history: 60 + 6 + 20 + 19 + 6 = 111 shared,
-    + 1000 per synapse at 1000 synapses.
+    Trainable parameters: [n_synapses, per_synapse only] + J*N (amplitudes, N kinds; N = S
+    by default) + 2*J (time constants) + N (biases) + the kinds with children (couplings; S -
+    n_roots by default) + 6 (tau_soma, gain, v_rest, a_d, a_r, a_0) + 2 K (spike history, K
+    time constants) + the trainable transfer parameters; at 20 subunits, 3 components,
+    sigmoids, no history: 60 + 6 + 20 + 19 + 6 = 111 shared, + 1000 per synapse at 1000
+    synapses.
     """
 
     def __init__(self, synapse_class, synapse_subunit, subunit_parent,
@@ -206,7 +212,8 @@ class HierarchicalLN(nn.Module):
                  transfer: Sequence[tuple[str, Mapping]] | None = None, transfer_options: Mapping | None = None,
                  dt_ms: float = 1.0, soma_tau_ms: float = 10.0, soma_gain_mV: float | None = None,
                  v_rest_mV: float = -70.0, sigmoid_bias: float = -2.0, filter_method: str = "fft",
-                 synapse_weights: str = "shared", spike_history_ms: Sequence[float] = (), seed: int = 0):
+                 synapse_weights: str = "shared", spike_history_ms: Sequence[float] = (),
+                 subunit_kind=None, seed: int = 0):
         super().__init__()
         if synapse_weights not in SYNAPSE_WEIGHTS:
             raise ValueError(f"synapse_weights must be one of {SYNAPSE_WEIGHTS}, got {synapse_weights!r}")
@@ -221,6 +228,14 @@ class HierarchicalLN(nn.Module):
         if parent.numel() and (parent.min() < -1 or parent.max() >= S):
             raise ValueError(f"subunit_parent must lie in -1..{S - 1}")
         depth = _tree_depths(parent.numpy())
+        if subunit_kind is None:
+            kind = np.arange(S)
+        else:
+            given = np.asarray(subunit_kind, dtype=np.int64).reshape(-1)
+            if given.shape != (S,):
+                raise ValueError(f"subunit_kind needs one entry per subunit ({S}), got {given.shape[0]}")
+            kind = np.unique(given, return_inverse=True)[1].reshape(-1)   # numbered 0..n_kinds-1
+        n_kinds = int(kind.max()) + 1 if S else 0
         n_classes = int(cls_.max()) + 1 if cls_.numel() else 0
         missing = set(range(n_classes)) - {int(k) for k in kinetics}
         if missing:
@@ -250,6 +265,14 @@ class HierarchicalLN(nn.Module):
         is_child = parent >= 0
         self.register_buffer("child_index", torch.nonzero(is_child).reshape(-1))
         self.register_buffer("root_index", torch.nonzero(~is_child).reshape(-1))
+        self.n_kinds = n_kinds
+        # not in the state (they follow from the constructor's arguments), so states saved
+        # before subunit kinds existed load unchanged
+        self.register_buffer("subunit_kind", torch.as_tensor(kind, dtype=torch.int64), persistent=False)
+        # couplings are shared by the children of one kind: one per kind that has children
+        child_kinds, coupling_of_child = np.unique(kind[is_child.numpy()], return_inverse=True)
+        self.register_buffer("_coupling_of_child", torch.as_tensor(coupling_of_child.reshape(-1), dtype=torch.int64),
+                             persistent=False)
         self._init = dict(rise=rise, decay=decay, amp=amp, soma_tau=float(soma_tau_ms), v_rest=float(v_rest_mV),
                           sigmoid_bias=float(sigmoid_bias))
         J = self.n_components
@@ -257,11 +280,11 @@ class HierarchicalLN(nn.Module):
             self.synapse_weight = nn.Parameter(torch.empty(self.n_synapses))
         else:   # a buffer: saved with the state, moved by .to(), not trained
             self.register_buffer("synapse_weight", torch.empty(self.n_synapses))
-        self.amplitude = nn.Parameter(torch.empty(J, S))
+        self.amplitude = nn.Parameter(torch.empty(J, n_kinds))    # per kind; `subunit_amplitude()` per subunit
         self.log_tau_rise = nn.Parameter(torch.empty(J))
         self.log_tau_gap = nn.Parameter(torch.empty(J))      # tau_decay = tau_rise + exp(gap) > tau_rise
-        self.subunit_bias = nn.Parameter(torch.empty(S))
-        self.coupling = nn.Parameter(torch.empty(len(self.child_index)))
+        self.subunit_bias = nn.Parameter(torch.empty(n_kinds))
+        self.coupling = nn.Parameter(torch.empty(len(child_kinds)))
         self.log_soma_tau = nn.Parameter(torch.empty(()))
         self.soma_gain = nn.Parameter(torch.empty(()))
         self.v_rest = nn.Parameter(torch.empty(()))
@@ -323,7 +346,7 @@ class HierarchicalLN(nn.Module):
                 self.synapse_weight.copy_(torch.rand(self.n_synapses, generator=gen, dtype=torch.float64) + 0.5)
             else:
                 self.synapse_weight.fill_(1.0)
-            self.amplitude.copy_(torch.tensor(i["amp"], dtype=torch.float64)[:, None].expand(-1, self.n_subunits))
+            self.amplitude.copy_(torch.tensor(i["amp"], dtype=torch.float64)[:, None].expand(-1, self.n_kinds))
             rise = torch.tensor(i["rise"], dtype=torch.float64)
             decay = torch.tensor(i["decay"], dtype=torch.float64)
             self.log_tau_rise.copy_(rise.log())
@@ -343,6 +366,14 @@ class HierarchicalLN(nn.Module):
                     p.copy_(init[n])
 
     # --- pieces (also the inspection API) ---
+    def subunit_amplitude(self) -> torch.Tensor:
+        """A[j, s]: the amplitude of component j in subunit s (its kind's), (J, S)."""
+        return self.amplitude[:, self.subunit_kind]
+
+    def child_coupling(self) -> torch.Tensor:
+        """c_k of every child subunit (its kind's), in `child_index` order."""
+        return self.coupling[self._coupling_of_child]
+
     def time_constants_ms(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(tau_rise, tau_decay) of the kernel components, each (J,), ms."""
         tr = self.log_tau_rise.exp()
@@ -363,7 +394,7 @@ class HierarchicalLN(nn.Module):
     def synaptic_kernels(self, n_steps: int) -> torch.Tensor:
         """Kernel of class c onto subunit s per unit weight, sum_j A[j, s] k_j: (C, S, n_steps)."""
         onehot = F.one_hot(self.component_class, self.n_classes).to(self.amplitude.dtype)   # (J, C)
-        return torch.einsum("jc,js,jt->cst", onehot, self.amplitude, self.component_kernels(n_steps))
+        return torch.einsum("jc,js,jt->cst", onehot, self.subunit_amplitude(), self.component_kernels(n_steps))
 
     def soma_kernel(self, n_steps: int) -> torch.Tensor:
         """k_soma(n) = (1 - e^{-dt/tau}) e^{-n dt/tau} (unit area, so gain is in mV per unit drive)."""
@@ -391,7 +422,7 @@ class HierarchicalLN(nn.Module):
         decays = torch.exp(-self.dt_ms / torch.stack([td, tr], 1))        # (J, 2)
         y = exp_filter_recursive(uj.unsqueeze(3).expand(-1, -1, -1, 2, -1), decays[:, :, None])
         diff = y[:, :, :, 0] - y[:, :, :, 1]                              # (B, T, J, S)
-        return torch.einsum("btjs,js->bts", diff, self.amplitude / self._peaks()[:, None])
+        return torch.einsum("btjs,js->bts", diff, self.subunit_amplitude() / self._peaks()[:, None])
 
     def subunit_nonlinearity(self, z: torch.Tensor) -> torch.Tensor:
         """g_s applied to z (..., S) (subunits on the last axis)."""
@@ -403,9 +434,9 @@ class HierarchicalLN(nn.Module):
     def subunit_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(z, y): subunit inputs and outputs, each (B, T, S)."""
         S = self.n_subunits
-        base = self._dendritic_drive(x) + self.subunit_bias
+        base = self._dendritic_drive(x) + self.subunit_bias[self.subunit_kind]
         P = base.new_zeros(S, S).index_put((self.child_index, self.subunit_parent[self.child_index]),
-                                           self.coupling)                  # child -> parent couplings
+                                           self.child_coupling())          # child -> parent couplings
         y = base.new_zeros(base.shape)
         z = base
         for level in range(self.max_depth, -1, -1):   # leaves first
@@ -483,8 +514,12 @@ class HierarchicalLN(nn.Module):
             self.subunit_bias.zero_()
             for level in range(self.max_depth, -1, -1):
                 z, _ = self.subunit_outputs(x)
-                at = self.subunit_depth == level
-                self.subunit_bias.sub_(torch.where(at, z.mean(dim=(0, 1)), torch.zeros_like(self.subunit_bias)))
+                at = (self.subunit_depth == level).to(z.dtype)
+                # a kind's bias: the mean input of its subunits at this level (kinds at several
+                # levels are set again at each, the soma's side last)
+                total = torch.zeros_like(self.subunit_bias).index_add_(0, self.subunit_kind, at * z.mean(dim=(0, 1)))
+                count = torch.zeros_like(self.subunit_bias).index_add_(0, self.subunit_kind, at)
+                self.subunit_bias.sub_(torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total)))
         self.soma_gain.fill_(1.0)
         self.v_rest.fill_(0.0)
         if self.spike_history_ms:
@@ -537,14 +572,14 @@ class HierarchicalLN(nn.Module):
     def coupling_weights(self) -> np.ndarray:
         """(S,) weight from each subunit to its parent; subunits on the soma: the somatic gain (mV)."""
         c = torch.full((self.n_subunits,), float(self.soma_gain), dtype=torch.float64)
-        c[self.child_index.cpu()] = self.coupling.detach().cpu().double()
+        c[self.child_index.cpu()] = self.child_coupling().detach().cpu().double()
         return c.numpy()
 
     def extra_repr(self) -> str:
         return (f"n_synapses={self.n_synapses}, n_subunits={self.n_subunits}, n_classes={self.n_classes}, "
                 f"n_components={self.n_components}, nonlinearity={self.nonlinearity!r}, dt_ms={self.dt_ms}, "
                 f"filter_method={self.filter_method!r}, synapse_weights={self.synapse_weights!r}, "
-                f"spike_history_ms={self.spike_history_ms}, seed={self.seed}")
+                f"spike_history_ms={self.spike_history_ms}, n_kinds={self.n_kinds}, seed={self.seed}")
 
 
 class PointLN(HierarchicalLN):
