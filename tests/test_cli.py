@@ -43,14 +43,18 @@ def test_demo_end_to_end_small(tmp_path):
     from bridge.cli import main
 
     out = tmp_path / "demo"
-    args = ["demo", "-o", str(out), "--branches", "1", "--synapses", "8", "--patterns", "40", "--pattern-synapses", "4",
-            "--pattern-branches", "4", "--epochs", "1", "--dataset", "synthetic", "--no-progress"]
+    args = ["demo", "-o", str(out), "--quick", "--dataset", "synthetic", "--no-progress"]
     assert main(args) == 0
     for name in ("l5pc.nc", "units.nc", "train_fitted.nc", "train_leaky_relu.nc", "report.md",
                  "figures/learning_curves.png", "figures/morphology_types.png", "figures/fit/integration_by_type.png"):
         assert (out / name).is_file(), name
     report = (out / "report.md").read_text()
     assert "synthetic image task" in report and "fitted units" in report and "simulations in" in report
+    assert "Quick settings" in report
+    from bridge.schema import open_characterization
+
+    groups = open_characterization(out / "l5pc.nc")            # --quick's sizes reached the protocols
+    assert groups["fi"].sizes["current_nA"] == 2 and groups["integration"].sizes["n_synapses"] == 8
     stamp = (out / "l5pc.nc").stat().st_mtime_ns
     assert main(args) == 0
     assert (out / "l5pc.nc").stat().st_mtime_ns == stamp
@@ -70,6 +74,27 @@ def test_demo_end_to_end_small(tmp_path):
     assert np.all(np.isfinite(u["two_layer_variance_explained_train"].sel(target="soma_peak_mV").values))
     layer = DendriticLayer.from_units(units_path, 16, 2, 2, 4, branch_type=str(u["branch_type"].values[0]))
     assert torch.all(torch.isfinite(layer(torch.rand(3, 16))))
+
+
+def test_demo_sizes_full_quick_and_explicit():
+    """--quick swaps the defaults for tiny ones; an explicit option wins either way."""
+    from bridge.characterize.protocols import Settings
+    from bridge.cli import build_parser
+    from bridge.commands import demo
+
+    def sizes(*argv):
+        args = build_parser().parse_args(["demo", *argv])
+        demo._sizes(args)
+        return args
+
+    full, quick, mixed = sizes(), sizes("--quick"), sizes("--quick", "--synapses", "12")
+    assert (full.branches, full.synapses, full.patterns, full.epochs) == (4, 30, 500, 3)
+    assert full.pattern_branches == Settings.pattern_branches
+    assert {k: getattr(quick, k) for k in demo.QUICK} == demo.QUICK
+    assert mixed.synapses == 12 and mixed.branches == demo.QUICK["branches"]
+    s = demo._settings(quick)
+    assert s.fi_currents_nA == (0.8, 1.4) and s.fi_step_ms == demo.QUICK_FI_STEP_MS and s.passive_sites_per_type == 1
+    assert demo._settings(full).fi_currents_nA is None and demo._settings(full).passive_sites_per_type == 2
 
 
 def test_demo_rejects_bad_settings(tmp_path, capsys):

@@ -18,6 +18,7 @@ examples:
   bridge demo                       # outputs in demo-out/
   bridge demo -o /tmp/demo --epochs 5 --branches 8
   bridge demo --dataset synthetic   # no Fashion-MNIST needed
+  bridge demo --quick -o /tmp/smoke # every step in a few minutes, tiny sizes
 """
 from __future__ import annotations
 
@@ -31,21 +32,52 @@ NAME = "demo"
 DEMO_PROTOCOLS = ("passive", "integration", "bap", "bac", "fi", "patterns")
 DEMO_CONDITIONS = ("control", "nmda_block")
 HELP = "run the whole pipeline on the default cell and write a report with figures"
+# the sizes of a run, by default and with --quick (a smoke run of every step; tests/test_cli.py)
+FULL = dict(branches=4, synapses=30, patterns=500, pattern_synapses=20, pattern_branches=None, epochs=3)   # None: Settings'
+QUICK = dict(branches=1, synapses=8, patterns=40, pattern_synapses=4, pattern_branches=4, epochs=1)
+QUICK_FI_STEP_MS = 300.0
+
+
+def _sizes(args) -> None:
+    """Fill the sizes not given on the command line from FULL or, with --quick, QUICK."""
+    from bridge.characterize.protocols import Settings
+
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(Settings, name) if value is None else value)
+
+
+def _settings(args):
+    """The characterization's Settings; --quick also shortens the passive and f-I protocols."""
+    from bridge.characterize.protocols import Settings
+    from cells import get_cell_type
+
+    sizes = dict(branches=args.branches, n_patterns=args.patterns, n_synapses=args.synapses,
+                 pattern_synapses=args.pattern_synapses, pattern_branches=args.pattern_branches,
+                 conditions=DEMO_CONDITIONS)
+    if not args.quick:
+        return Settings(**sizes)
+    currents = get_cell_type(args.cell).stimuli.fi_currents_nA
+    return Settings(**sizes, passive_sites_per_type=1, passive_path_spacing_um=400.0,
+                    fi_currents_nA=(currents[len(currents) // 2], currents[-1]), fi_step_ms=QUICK_FI_STEP_MS)
 
 
 def add_arguments(p) -> None:
-    from bridge.characterize.protocols import Settings
-
     p.add_argument("-o", "--output-dir", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
     p.add_argument("--cell", default="l5pc", help="cell model (default l5pc)")
-    p.add_argument("--branches", type=int, default=4, help="integration branches sampled (default 4)")
-    p.add_argument("--patterns", type=int, default=500, help="random drive patterns (default 500)")
-    p.add_argument("--synapses", type=int, default=30, help="integration: n = 1..N synapses per branch (default 30)")
-    p.add_argument("--pattern-synapses", type=int, default=20,
-                   help="patterns: cluster size per pattern branch, each with its own curve (default 20)")
-    p.add_argument("--pattern-branches", type=int, default=Settings.pattern_branches, metavar="N",
-                   help=f"patterns: branches that receive input (default {Settings.pattern_branches})")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs per network (default 3)")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run of every step in a few minutes: the sizes below become "
+                        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
+                        + ", one passive site per branch type, two f-I steps of 300 ms (explicit options still apply)")
+    p.add_argument("--branches", type=int, default=None, help=f"integration branches sampled (default {FULL['branches']})")
+    p.add_argument("--patterns", type=int, default=None, help=f"random drive patterns (default {FULL['patterns']})")
+    p.add_argument("--synapses", type=int, default=None,
+                   help=f"integration: n = 1..N synapses per branch (default {FULL['synapses']})")
+    p.add_argument("--pattern-synapses", type=int, default=None,
+                   help=f"patterns: cluster size per pattern branch, each with its own curve (default {FULL['pattern_synapses']})")
+    p.add_argument("--pattern-branches", type=int, default=None, metavar="N",
+                   help="patterns: branches that receive input (default: the characterization's, 12)")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs per network (default {FULL['epochs']})")
     p.add_argument("--dataset", default="auto", choices=("auto", "fashion-mnist", "synthetic"),
                    type=lambda s: {"fmnist": "fashion-mnist"}.get(s, s),
                    help="auto (default): Fashion-MNIST when installed, else downloaded (SHA-256-checked) when "
@@ -62,6 +94,7 @@ def _check(args) -> None:
     from dendritic_errors import InputError
 
     get_cell_type(args.cell)                      # InputError naming the known types
+    _sizes(args)
     for name in ("branches", "patterns", "synapses", "pattern_synapses", "pattern_branches", "epochs", "threads"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -75,7 +108,7 @@ def _say(msg: str) -> None:
 
 def run(args) -> int:
     _check(args)
-    from bridge.characterize import Settings, characterize
+    from bridge.characterize import characterize
     from bridge.fit import summary_table
     from bridge.fit.pipeline import fit_characterization
     from bridge.plots import write_fit_figures
@@ -89,6 +122,8 @@ def run(args) -> int:
     os.makedirs(figs, exist_ok=True)
     t_start = time.perf_counter()
     report = [f"# bridge demo: {args.cell}", "", f"Training data: {data_note}.", ""]
+    if args.quick:
+        report += ["Quick settings (`--quick`): a smoke run of every step; the figures are not the full demo's.", ""]
 
     # 1. characterize
     char_path = os.path.join(out, f"{args.cell}.nc")
@@ -97,9 +132,7 @@ def run(args) -> int:
         summary = None
     else:
         _say(f"1/4 characterizing {args.cell} -> {char_path}")
-        settings = Settings(branches=args.branches, n_patterns=args.patterns, n_synapses=args.synapses,
-                            pattern_synapses=args.pattern_synapses, pattern_branches=args.pattern_branches,
-                            conditions=DEMO_CONDITIONS)
+        settings = _settings(args)
         from bridge.characterize import default_protocols
 
         protocols = [p for p in DEMO_PROTOCOLS if p in default_protocols(args.cell)]   # those the type supports

@@ -76,8 +76,8 @@ def validate(cell_name: str, morphology=None, simulator: str = "neuron", fast: b
              protocols=None, progress=None, recipe=None) -> Report:
     """Run the validation protocols of `cell_name` and compare with its published targets.
 
-    `fast` shortens the costly protocols (shorter f-I steps, fewer synapse counts); the
-    features and targets stay the same. `recipe`: run this recipe (e.g. adapted to the
+    `fast` shortens the costly protocols (shorter f-I steps, fewer synapse counts, the basal
+    NMDA sweep at 0.05 ms steps); the features and targets stay the same. `recipe`: run this recipe (e.g. adapted to the
     morphology, `cells.adapt`) instead of the cell type's."""
     from cells import load_morphology, make_cell_factory
 
