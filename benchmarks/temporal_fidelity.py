@@ -40,6 +40,9 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--spike-history", default=None, metavar="MS,MS,...|none",
                         help="hLN and LN spike-history time constants (default bridge.fit.temporal.SPIKE_HISTORY_MS)")
+    parser.add_argument("--soma-mlp", type=int, default=None, metavar="H",
+                        help="hLN and LN somatic MLP read-out width, 0 for none (default "
+                             "bridge.fit.temporal.SOMA_MLP_HIDDEN)")
     parser.add_argument("--subunits", default=None, metavar="RULE,RULE,...",
                         help="hLN subunit rules (bridge fit --subunits), each fitted and listed as 'hln (RULE)' "
                              "(default: bridge.fit.temporal.DEFAULT_SUBUNIT_RULE only)")
@@ -55,12 +58,15 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from bridge.commands.fit import parse_spike_history
-    from bridge.fit.temporal import (DEFAULT_SUBUNIT_RULE, MODELS, SPIKE_HISTORY_MS, SUBUNIT_RULES, WINDOWS,
-                                     fit_temporal_models)
+    from bridge.fit.temporal import (DEFAULT_SUBUNIT_RULE, MODELS, SOMA_MLP_HIDDEN, SPIKE_HISTORY_MS,
+                                     SUBUNIT_RULES, WINDOWS, fit_temporal_models)
     from bridge.characterize.invivo import pool_groups
     from bridge.schema import open_characterization
 
     history = SPIKE_HISTORY_MS if args.spike_history is None else parse_spike_history(args.spike_history)
+    soma_mlp = SOMA_MLP_HIDDEN if args.soma_mlp is None else args.soma_mlp
+    if soma_mlp < 0:
+        parser.error(f"--soma-mlp {soma_mlp}: give a width >= 0")
 
     training = None                                  # bridge.fit.temporal.TRAINING
     if args.windowed is not None:
@@ -95,13 +101,14 @@ def main() -> int:
     except ValueError as e:
         parser.error(f"--data {path}: {e}")
     res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,
-                              progress=False, rule=rules[0], training=training)
+                              soma_mlp_hidden=soma_mlp, progress=False, rule=rules[0], training=training)
     if len(rules) > 1 and "hln" in models:       # the hLN again under each further rule, named by its rule
         for cond in res:
             res[cond] = {(f"hln ({rules[0]})" if m == "hln" else m): r for m, r in res[cond].items()}
         for rule in rules[1:]:
             more = fit_temporal_models(group, models=("hln",), epochs=epochs, device=args.device,
-                                       spike_history_ms=history, progress=False, rule=rule, training=training)
+                                       spike_history_ms=history, soma_mlp_hidden=soma_mlp, progress=False, rule=rule,
+                                       training=training)
             for cond, by_model in more.items():
                 res[cond][f"hln ({rule})"] = by_model["hln"]
     rows, summary = [], {}
@@ -123,13 +130,14 @@ def main() -> int:
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
             f"{args.threads} CPU threads, device {args.device}; hLN and LN spike history "
-            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms; hLN subunits {', '.join(rules)}; training: "
+            f"{', '.join(f'{t:g}' for t in history) or 'none'} ms, somatic MLP width {soma_mlp}; hLN subunits {', '.join(rules)}; training: "
             + "; ".join(f"{m} {training_of[m]}" for m in models) + ". "
             "Published, for orientation (a different cell, BSL's L5PC): ELM 54 k parameters AUC 0.9946, VE 96.6 %; Branch-ELM 8 k AUC 0.9922; TCN ~9 M AUC ~0.991.")
     print(note)
     if args.json:
         from bridge.fit.report import write_report
         write_report({"data": path, "models": list(models), "epochs": epochs, "spike_history_ms": list(history),
+                      "soma_mlp_hidden": soma_mlp,
                       "training": {m: training_of[m] for m in models},
                       "results": summary}, args.json)
     if args.plot:

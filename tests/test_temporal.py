@@ -35,6 +35,15 @@ def _spikes(shape, rate=0.03, seed=1, dtype=torch.float64):
     return (torch.rand(shape, generator=g) < rate).to(dtype)
 
 
+def _with_soma_mlp_output(model):
+    """The somatic MLP's output layer away from its initial zeros, so gradients reach its
+    hidden layers too."""
+    with torch.no_grad():
+        last = model.soma_mlp[-1]
+        last.weight.copy_(0.3 * torch.randn(last.weight.shape, generator=torch.Generator().manual_seed(4)))
+    return model
+
+
 def _models():
     cls, sub = _tree()
     return {
@@ -53,6 +62,8 @@ def _models():
                                                      seed=seed),
         "pointln-history-recursive": lambda seed=0: PointLN(cls, KINETICS, spike_history_ms=(3.0,),
                                                            filter_method="recursive", seed=seed),
+        "hln-history-soma-mlp": lambda seed=0: _with_soma_mlp_output(HierarchicalLN(
+            cls, sub, PARENT, KINETICS, spike_history_ms=(2.0, 20.0), soma_mlp_hidden=5, seed=seed)),
         "tcn": lambda seed=0: TCNNeuron(N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3, seed=seed),
         "elm-fft": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, filter_method="fft", seed=seed),
         "elm-recursive": lambda seed=0: ELMNeuron(N_SYN, n_memory=5, mlp_hidden=8, seed=seed),
@@ -313,6 +324,60 @@ def test_spike_history_initialised_from_true_spikes():
     assert torch.equal(eta_l, torch.zeros(2, dtype=torch.float64))
 
 
+def test_soma_mlp_matches_its_definition():
+    """v = v (without the MLP) + MLP((features - mean) / sd), features [z, d, r, history traces];
+    the MLP's output layer starts at 0, so a fresh model is the model without it."""
+    cls, sub = _tree()
+    taus, H = (2.0, 20.0), 6
+    plain = HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=taus).double()
+    model = HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=taus, soma_mlp_hidden=H).double()
+    n_in = 4 + 2 + len(taus)
+    assert count_parameters(model) == count_parameters(plain) + n_in * H + H + H * H + H + H + 1
+    assert "soma_mlp_hidden=6" in repr(model) and "soma_mlp_hidden=0" in repr(plain)
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)   # states written without it
+    assert not unexpected and all(k.startswith("soma_mlp") for k in missing) and len(missing) == 8
+    x = _spikes((2, 90, N_SYN))
+    with torch.no_grad():
+        for m in (plain, model):
+            m.history_voltage.fill_(-0.5)
+            m.history_logit.fill_(-0.2)
+        v_plain, l_plain = plain(x)
+        v0, l0 = model(x)
+        assert torch.equal(v0, v_plain) and torch.equal(l0, l_plain)
+        _with_soma_mlp_output(model)
+        model.soma_mlp_mean.copy_(torch.linspace(-1, 1, n_in))
+        model.soma_mlp_sd.copy_(torch.linspace(0.5, 2, n_in))
+        v, logit = model(x)
+        # the features by hand: subunit inputs, drive, root input, then p's history traces
+        z, y = plain.subunit_outputs(x)
+        r = y[..., plain.root_index].sum(-1)
+        tau = plain.log_soma_tau.exp()
+        kern = -torch.expm1(-1.0 / tau) * torch.exp(-torch.arange(90, dtype=torch.float64) / tau)
+        d = torch.stack([torch.stack([(kern[:t + 1].flip(0) * r[b, :t + 1]).sum() for t in range(90)]) for b in range(2)])
+        traces = plain.history_traces(torch.sigmoid(l_plain))
+        f = torch.cat([z, d[..., None], r[..., None], traces], -1)
+        torch.testing.assert_close(model.soma_mlp_features(x), f)
+        want = v_plain + model.soma_mlp((f - model.soma_mlp_mean) / model.soma_mlp_sd)[..., 0]
+    torch.testing.assert_close(v, want)
+    assert torch.equal(logit, l_plain)            # the spike read-out does not see it
+    assert (v - v_plain).abs().max() > 0.01
+    with pytest.raises(ValueError, match="soma_mlp_hidden"):
+        HierarchicalLN(cls, sub, PARENT, KINETICS, soma_mlp_hidden=-1)
+
+
+def test_soma_mlp_data_initialisation_standardises_its_inputs():
+    cls, sub = _tree()
+    model = HierarchicalLN(cls, sub, PARENT, KINETICS, spike_history_ms=(5.0,), soma_mlp_hidden=3).double()
+    x = _spikes((3, 200, N_SYN))
+    target = -68.0 + 3.0 * torch.randn(3, 200, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    model.initialize_from_data(x, target)
+    with torch.no_grad():
+        f = (model.soma_mlp_features(x) - model.soma_mlp_mean) / model.soma_mlp_sd
+    torch.testing.assert_close(f.mean((0, 1)), torch.zeros(f.shape[-1], dtype=torch.float64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(f.std((0, 1)), torch.ones(f.shape[-1], dtype=torch.float64), atol=1e-6, rtol=0)
+    assert torch.equal(model.soma_mlp[-1].weight, torch.zeros_like(model.soma_mlp[-1].weight))
+
+
 def test_states_without_history_load_into_models_built_without_it():
     cls, sub = _tree()
     a = HierarchicalLN(cls, sub, PARENT, KINETICS)
@@ -521,6 +586,8 @@ def _specs():
         "hln-kinds": ("HierarchicalLN", dict(synapse_class=cls, synapse_subunit=sub, subunit_parent=PARENT.numpy(),
                                              kinetics=KINETICS, subunit_kind=np.array(KINDS), seed=3)),
         "ln": ("PointLN", dict(synapse_class=cls, kinetics=KINETICS, seed=3)),
+        "ln-soma-mlp": ("PointLN", dict(synapse_class=cls, kinetics=KINETICS, spike_history_ms=[3.0, 30.0],
+                                        soma_mlp_hidden=4, seed=3)),
         "tcn": ("TCNNeuron", dict(n_synapses=N_SYN, channels=6, n_layers=3, first_kernel_ms=7, kernel_ms=3)),
         "elm": ("ELMNeuron", dict(n_synapses=N_SYN, n_memory=5, mlp_hidden=8)),
         "branch_elm": ("BranchELMNeuron", dict(synapse_subunit=sub, n_memory=5, mlp_hidden=8)),

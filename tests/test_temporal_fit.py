@@ -89,7 +89,7 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
     import torch
 
     from bridge.fit.temporal import load_data
-    from bridge.nn import HierarchicalLN, PointLN, predict_temporal, temporal_models, temporal_neuron
+    from bridge.nn import HierarchicalLN, PointLN, count_parameters, predict_temporal, temporal_models, temporal_neuron
     from bridge.schema import open_units
 
     ds = invivo_group()[0]
@@ -138,6 +138,17 @@ def test_fit_temporal_cli_exports_units_that_load_back(tmp_path, capsys):
                  "--threads", "1", "--report", str(tmp_path / "w.json")]) == 0
     rep = json.loads((tmp_path / "w.json").read_text())["temporal"]
     assert rep["spike_history_ms"] == [] and rep["conditions"]["control"]["ln"]["n_parameters"] == 16
+    # a somatic MLP of width 4 on its 3 inputs (z, d, r): 3*4+4 + 4*4+4 + 4+1 = 41 parameters more,
+    # in the report and in the units file
+    assert main(["fit", str(path), "--temporal", "--soma-mlp", "-1", "--report", str(tmp_path / "s.json")]) == 2
+    assert "--soma-mlp" in capsys.readouterr().err and not (tmp_path / "s.json").exists()
+    assert main(["fit", str(path), "--temporal", "--models", "ln", "--spike-history", "none", "--epochs", "1",
+                 "--soma-mlp", "4", "--threads", "1", "--report", str(tmp_path / "s.json"),
+                 "-o", str(tmp_path / "s.nc")]) == 0
+    rep = json.loads((tmp_path / "s.json").read_text())["temporal"]
+    assert rep["soma_mlp_hidden"] == 4 and rep["conditions"]["control"]["ln"]["n_parameters"] == 57
+    back = temporal_neuron(tmp_path / "s.nc", model="ln")
+    assert back.soma_mlp_hidden == 4 and count_parameters(back) == 57
 
 
 def test_fit_temporal_cli_pools_runs_of_other_seeds(tmp_path, capsys):

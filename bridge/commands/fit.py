@@ -39,7 +39,7 @@ FAMILY_CHOICES = ("auto", "linear", "sigmoid", "supralinear", "saturating", "spl
 
 
 def add_arguments(p) -> None:
-    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SPIKE_HISTORY_MS, SUBUNIT_RULES
+    from bridge.fit.temporal import DEFAULT_SUBUNIT_RULE, SOMA_MLP_HIDDEN, SPIKE_HISTORY_MS, SUBUNIT_RULES
 
     p.add_argument("characterization", metavar="CHAR.nc", help="output of `bridge characterize`")
     p.add_argument("-o", "--output", default=None, metavar="UNITS.nc",
@@ -71,6 +71,9 @@ def add_arguments(p) -> None:
     t.add_argument("--spike-history", default=",".join(f"{t:g}" for t in SPIKE_HISTORY_MS), metavar="MS,MS,...",
                    help="time constants (ms) of the hLN's and LN's spike-history filters, or 'none' (default "
                         f"{','.join(f'{t:g}' for t in SPIKE_HISTORY_MS)})")
+    t.add_argument("--soma-mlp", type=int, default=SOMA_MLP_HIDDEN, metavar="H",
+                   help="the hLN's and LN's somatic read-out: a two-layer MLP of H units per layer of the subunit "
+                        f"inputs and the spike history, added to the voltage (0: none; default {SOMA_MLP_HIDDEN})")
     t.add_argument("--pool", default=None, metavar="FILE.nc[,FILE.nc...]",
                    help="more invivo files of the same settings, run with other seeds: their simulations are "
                         "pooled with CHAR.nc's before the split")
@@ -108,6 +111,8 @@ def run_temporal(args) -> int:
     if args.epochs < 1:
         raise InputError(f"--epochs must be >= 1, got {args.epochs}")
     history = parse_spike_history(args.spike_history)
+    if args.soma_mlp < 0:
+        raise InputError(f"--soma-mlp must be >= 0 (0: no MLP), got {args.soma_mlp}")
     if args.device.startswith("cuda"):
         import torch
         if not torch.cuda.is_available():
@@ -133,10 +138,11 @@ def run_temporal(args) -> int:
     conds = None if args.conditions is None else [c.strip() for c in args.conditions.split(",") if c.strip()]
     res = fit_temporal_models(g, models=models, conditions=conds, rule=args.subunits, epochs=args.epochs,
                               seed=args.seed, device=args.device, checkpoint_dir=args.checkpoints,
-                              spike_history_ms=history, progress=False)
+                              spike_history_ms=history, soma_mlp_hidden=args.soma_mlp, progress=False)
     report = {"schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION, "characterization": ",".join(paths),
               "cell": str(g.attrs.get("cell", "")), "temporal": {
-                  "subunits": args.subunits, "spike_history_ms": list(history), "seed": args.seed,
+                  "subunits": args.subunits, "spike_history_ms": list(history), "soma_mlp_hidden": args.soma_mlp,
+                  "seed": args.seed,
                   "device": args.device,
                   "conditions": {c: {m: {k: v for k, v in row.items() if not k.startswith("_")}
                                      for m, row in rows.items()} for c, rows in res.items()}}}
