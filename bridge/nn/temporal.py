@@ -181,7 +181,7 @@ class HierarchicalLN(nn.Module):
     2-100 ms, and of the true spikes' history explains 86.0 % of the held-out voltage
     variance, an MLP of the same features 93.4 %, the MLP with the history only added 85.5
     %). Parameters: (S + 2 + K) H + H + H^2 + H + H + 1 (497 at 4 subunits, K = 6, H = 16).
-    Measured closed loop (docs/temporal.md): held-out VE 82.3 -> 84.2 % for the type hLN.
+    Measured closed loop (docs/temporal.md): held-out VE 82.3 -> 85.1 % for the type hLN (H = 16).
 
     Spike history (``spike_history_ms``, default none): the model's own spike probability
     p, filtered by fixed exponentials e_k(n) = exp(-n dt / tau_k), feeds back onto the
