@@ -15,6 +15,11 @@ parameters, epochs and training time; and one plot (AUC and VE against parameter
 `--quick`: 12 simulations of 1.5 s on the built-in l5pc (generated when --data is not given,
 about 4 min on 2 quiet cores), models hln, ln and branch_elm, 10 epochs: under 10 minutes in all.
 Full: the default invivo dataset (32 x 2 s, both conditions), every model, 40 epochs.
+
+`--train-sims N,N,...`: a learning curve. Every model is fitted again on only the first N
+training simulations of the same split (validation and held-out sets unchanged, the smaller
+training sets nested in the larger); the table gets one row per model and size, and a second
+plot (`--learning-curve`) shows AUC and VE against the seconds of training input.
 """
 from __future__ import annotations
 
@@ -49,6 +54,11 @@ def main() -> int:
     parser.add_argument("--windowed", default=None, metavar="MODEL,MODEL,...|none",
                         help="models trained on windows with clipped gradients (bridge.fit.temporal.WINDOWS); "
                              "the others on whole simulations (default: those of bridge.fit.temporal.TRAINING)")
+    parser.add_argument("--train-sims", default=None, metavar="N,N,...",
+                        help="fit on only the first N training simulations, once per N (a learning curve; "
+                             "default: all of them, once)")
+    parser.add_argument("--learning-curve", default="benchmarks/results/temporal_learning_curve.png",
+                        help="the learning-curve plot, with --train-sims")
     parser.add_argument("--json", default=None, metavar="OUT.json")
     parser.add_argument("--plot", default="benchmarks/results/temporal_fidelity.png")
     _markdown.add_argument(parser, "temporal_fidelity")
@@ -59,7 +69,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from bridge.commands.fit import parse_spike_history
     from bridge.fit.temporal import (DEFAULT_SUBUNIT_RULE, MODELS, SOMA_MLP_HIDDEN, SPIKE_HISTORY_MS,
-                                     SUBUNIT_RULES, WINDOWS, fit_temporal_models)
+                                     SUBUNIT_RULES, WINDOWS)
     from bridge.characterize.invivo import pool_groups
     from bridge.schema import open_characterization
 
@@ -77,6 +87,12 @@ def main() -> int:
     rules = (args.subunits or DEFAULT_SUBUNIT_RULE).split(",")
     if any(r not in SUBUNIT_RULES for r in rules):
         parser.error(f"--subunits {args.subunits}: choose from {', '.join(SUBUNIT_RULES)}")
+    try:
+        sizes = [None] if args.train_sims is None else [int(n) for n in args.train_sims.split(",")]
+    except ValueError:
+        parser.error(f"--train-sims {args.train_sims}: give whole numbers, comma-separated")
+    if any(n is not None and n < 1 for n in sizes):
+        parser.error(f"--train-sims {args.train_sims}: every size must be at least 1")
     models = tuple((args.models or ("hln,ln,branch_elm" if args.quick else "hln,ln,branch_elm,elm,tcn")).split(","))
     epochs = args.epochs or (10 if args.quick else 40)
     path = args.data
@@ -100,32 +116,28 @@ def main() -> int:
         group = pool_groups(groups)
     except ValueError as e:
         parser.error(f"--data {path}: {e}")
-    res = fit_temporal_models(group, models=models, epochs=epochs, device=args.device, spike_history_ms=history,
-                              soma_mlp_hidden=soma_mlp, progress=False, rule=rules[0], training=training)
-    if len(rules) > 1 and "hln" in models:       # the hLN again under each further rule, named by its rule
-        for cond in res:
-            res[cond] = {(f"hln ({rules[0]})" if m == "hln" else m): r for m, r in res[cond].items()}
-        for rule in rules[1:]:
-            more = fit_temporal_models(group, models=("hln",), epochs=epochs, device=args.device,
-                                       spike_history_ms=history, soma_mlp_hidden=soma_mlp, progress=False, rule=rule,
-                                       training=training)
-            for cond, by_model in more.items():
-                res[cond][f"hln ({rule})"] = by_model["hln"]
+    res = {}
+    for n_train in sizes:
+        for cond, by_model in _fit_all(group, models, rules, n_train, epochs=epochs, device=args.device,
+                                       spike_history_ms=history, soma_mlp_hidden=soma_mlp, progress=False,
+                                       training=training).items():
+            for m, r in by_model.items():
+                res.setdefault(cond, {})[m if len(sizes) == 1 else f"{m}, {r['n_train']} sims"] = r
     rows, summary = [], {}
     for cond, by_model in res.items():
         for m, r in by_model.items():
-            rows.append([cond, m, f"{r['spike_auc']:.4f}", f"{r['spike_tpr_at_fpr']:.3f}",
+            rows.append([cond, m, r["n_train"], f"{r['spike_auc']:.4f}", f"{r['spike_tpr_at_fpr']:.3f}",
                          f"{100 * r['v_variance_explained']:.1f} %", f"{100 * r['v_variance_explained_rescaled']:.1f} %",
                          f"{r['v_rmse_mV']:.2f}", f"{r['n_parameters']:,}", r["epochs"], f"{r['train_seconds']:.0f}",
                          f"{r['train_seconds'] / max(r['epochs'], 1):.1f}"])
             summary.setdefault(cond, {})[m] = {k: v for k, v in r.items() if not k.startswith("_")}
-    header = ["condition", "model", "spike AUC", "TPR @ 1 % FPR", "VE", "VE rescaled", "RMSE (mV)",
+    header = ["condition", "model", "train sims", "spike AUC", "TPR @ 1 % FPR", "VE", "VE rescaled", "RMSE (mV)",
               "parameters", "epochs", "train s", "s / epoch"]
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(c) for c in row))
     n = group.sizes["sim"]
-    training_of = {m.split(" ")[0]: r["training"] for by_model in res.values() for m, r in by_model.items()}
+    training_of = {m.split(" ")[0].rstrip(","): r["training"] for by_model in res.values() for m, r in by_model.items()}
     note = (f"data: {', '.join(os.path.basename(p) for p in paths)} ({n} simulations of {group.sizes['time_ms']} ms, {group.sizes['synapse']} "
             f"synapses; {t_data:.0f} s to generate or open); split 70/15/15 by simulation; metrics on the held-out "
             f"simulations after Spieler et al. 2024 (500 ms burn-in, > 24 spikes excluded, -55 mV clip); "
@@ -142,9 +154,46 @@ def main() -> int:
                       "results": summary}, args.json)
     if args.plot:
         _plot(summary, args.plot)
+    if len(sizes) > 1 and args.learning_curve:
+        seconds_per_simulation = group.sizes["time_ms"] * float(group["time_ms"][1] - group["time_ms"][0]) / 1000.0
+        _plot_learning_curve(summary, args.learning_curve, seconds_per_simulation)
     _markdown.write(args.markdown, "Temporal models against the detailed cell (`benchmarks/temporal_fidelity.py`)",
                     _markdown.table(header, rows), [note], host)
     return 0
+
+
+def _fit_all(group, models, rules, n_train, **kwargs) -> dict:
+    """{condition: {model: row}}: every model under the first rule, and the hLN again under
+    each further rule (named 'hln (RULE)'), on the first `n_train` training simulations."""
+    from bridge.fit.temporal import fit_temporal_models
+
+    res = fit_temporal_models(group, models=models, rule=rules[0], train_simulations=n_train, **kwargs)
+    if len(rules) > 1 and "hln" in models:
+        for cond in res:
+            res[cond] = {(f"hln ({rules[0]})" if m == "hln" else m): r for m, r in res[cond].items()}
+        for rule in rules[1:]:
+            more = fit_temporal_models(group, models=("hln",), rule=rule, train_simulations=n_train, **kwargs)
+            for cond, by_model in more.items():
+                res[cond][f"hln ({rule})"] = by_model["hln"]
+    return res
+
+
+def _plot_learning_curve(summary: dict, path: str, seconds_per_simulation: float) -> None:
+    """AUC and VE (rescaled) against the seconds of training input, one line per condition and model."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    for cond in summary:
+        lines: dict[str, list] = {}
+        for m, r in summary[cond].items():
+            lines.setdefault(m.split(",")[0], []).append(r)
+        for m, rs in lines.items():
+            rs = sorted(rs, key=lambda r: r["n_train"])
+            x = [r["n_train"] * seconds_per_simulation for r in rs]
+            ax1.plot(x, [r["spike_auc"] for r in rs], "o-", label=f"{m} ({cond})")
+            ax2.plot(x, [r["v_variance_explained_rescaled"] for r in rs], "o-", label=f"{m} ({cond})")
+    _save(fig, ax1, ax2, "training input (s)", path)
 
 
 def _plot(summary: dict, path: str) -> None:
@@ -158,9 +207,14 @@ def _plot(summary: dict, path: str) -> None:
                 if r[key] == r[key]:
                     ax.scatter(r["n_parameters"], r[key], marker=marker, label=f"{m} ({cond})")
                     ax.annotate(m, (r["n_parameters"], r[key]), fontsize=7)
+    _save(fig, ax1, ax2, "trainable parameters", path)
+
+
+def _save(fig, ax1, ax2, xlabel: str, path: str) -> None:
+    """Label the AUC (ax1) and VE (ax2) panels over a log x axis and write the figure."""
     for ax, label in ((ax1, "spike AUC (held-out)"), (ax2, "voltage VE, rescaled (held-out)")):
         ax.set_xscale("log")
-        ax.set_xlabel("trainable parameters")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
     ax1.legend(fontsize=6)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -214,3 +214,20 @@ def test_training_is_described_as_configured():
                                           "learning rate halved after 2 epochs without improvement")
     assert describe_training({**WINDOWS, "lr_factor": 0.2}).endswith(
         "learning rate multiplied by 0.2 after 2 epochs without improvement")
+
+
+def test_train_simulations_takes_a_nested_subset_and_keeps_val_and_test():
+    """A learning curve (`benchmarks/temporal_fidelity.py --train-sims`): the first N training
+    simulations of the same split; the held-out scores are on the same simulations."""
+    from dendritic_errors import InputError
+    from bridge.fit.temporal import fit_temporal_models
+
+    ds, _, _ = invivo_group(n_sim=10, n_t=300)
+    rows = {n: fit_temporal_models(ds, models=("ln",), epochs=1, train_simulations=n, say=lambda *_: None)["control"]["ln"]
+            for n in (1, 3, None)}
+    assert [rows[n]["n_train"] for n in (1, 3, None)] == [1, 3, 6]
+    assert len({(rows[n]["n_val"], rows[n]["n_test"], rows[n]["n_bins"]) for n in rows}) == 1
+    # a different training set gives a different fit, scored on the same held-out bins
+    assert rows[1]["v_rmse_mV"] != rows[None]["v_rmse_mV"]
+    with pytest.raises(InputError, match="--train-sims 0"):
+        fit_temporal_models(ds, models=("ln",), epochs=1, train_simulations=0)

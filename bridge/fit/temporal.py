@@ -225,12 +225,14 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
                         epochs: int = 30, lr: float | None = None, batch_size: int = 4, patience: int = 8,
                         seed: int = 0, device="cpu", checkpoint_dir=None, progress: bool = False,
                         spike_history_ms=SPIKE_HISTORY_MS, soma_mlp_hidden: int = SOMA_MLP_HIDDEN,
-                        training=None, say=print) -> dict:
+                        training=None, train_simulations: int | None = None, say=print) -> dict:
     """Fit every model on every condition; returns {condition: {model: row}} with the
     held-out metrics, parameter count, epochs run and training time per row, and the
     fitted module and its (class name, constructor arguments) under "_module" and "_spec"
     (for `units_groups`). `training`: {model: `fit_temporal` settings} (default `TRAINING`;
-    models not in it train on `WHOLE_SIMULATIONS`)."""
+    models not in it train on `WHOLE_SIMULATIONS`). `train_simulations`: train on only the
+    first that many of the training simulations (validation and test sets unchanged, and the
+    smaller sets nested in the larger: a learning curve); default all."""
     from bridge.nn import count_parameters
     from bridge.nn.temporal_metrics import temporal_metrics
     from bridge.nn.temporal_training import fit_temporal, predict_temporal
@@ -238,11 +240,14 @@ def fit_temporal_models(group, *, models=("hln", "ln"), conditions=None, rule: s
     bad = [m for m in models if m not in MODELS]
     if bad:
         raise InputError(f"--models: unknown model(s) {', '.join(bad)} (choose from {', '.join(MODELS)})")
+    if train_simulations is not None and train_simulations < 1:
+        raise InputError(f"--train-sims {train_simulations}: give at least 1 training simulation")
     conditions = list(conditions or [str(c) for c in group["condition"].values])
     out = {}
     for cond in conditions:
         data = load_data(group, cond)
         parts = split(len(data), seed)
+        parts["train"] = parts["train"][:train_simulations]
         train, val, test = (data.subset(parts[k]) for k in ("train", "val", "test"))
         rows = {}
         for name in models:
